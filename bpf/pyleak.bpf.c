@@ -1,0 +1,367 @@
+// SPDX-License-Identifier: MIT
+/* pyleakbpf BPF side: allocator probes that keep live allocations per Python
+ * stack, GC probes, and the RSS clock. Every map is bounded; what does not
+ * fit is counted (py_counter) and, for bytes, charged to the overflow site. */
+#include "vmlinux.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_tracing.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/usdt.bpf.h>
+#include "pyleak.h"
+#include "pystack.bpf.h"
+
+char LICENSE[] SEC("license") = "Dual MIT/GPL";
+
+const volatile __u64 page_size = 4096;
+
+/* Processes under observation; a tgid missing here is ignored, so one set of
+ * probes on a shared binary can serve many processes. */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct py_target);
+} targets SEC(".maps");
+
+/* Sizes are set by the loader (--max-allocs, --max-stacks). */
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 19);
+	__type(key, struct alloc_key);
+	__type(value, struct alloc_info);
+} allocs SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, __u64);
+	__type(value, struct py_stack);
+} stacks SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1 << 14);
+	__type(key, __u64);
+	__type(value, struct site_stats);
+} site_stats SEC(".maps");
+
+/* An allocator call between its entry and its return, per thread. */
+struct pending_call {
+	__u64 size;
+	__u64 old_addr; /* realloc: the block being resized, else 0 */
+	__u64 stack_id;
+	__u32 depth;    /* nested allocator calls on the same thread */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 4096);
+	__type(key, __u32);
+	__type(value, struct pending_call);
+} pending SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct gc_state);
+} gc_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_HASH);
+	__uint(max_entries, 1024);
+	__type(key, __u32);
+	__type(value, struct rss_state);
+} rss_states SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, PYC__COUNT);
+	__type(key, __u32);
+	__type(value, __u64);
+} counters SEC(".maps");
+
+static __always_inline void count(__u32 idx)
+{
+	__u64 *c = bpf_map_lookup_elem(&counters, &idx);
+
+	if (c)
+		(*c)++;
+}
+
+static __always_inline struct site_stats *stats_for(__u64 *stack_id)
+{
+	static const struct site_stats zero;
+	struct site_stats *st;
+
+	st = bpf_map_lookup_elem(&site_stats, stack_id);
+	if (st)
+		return st;
+	if (bpf_map_update_elem(&site_stats, stack_id, &zero, BPF_NOEXIST) == -E2BIG)
+		count(PYC_STATS_FULL);
+	st = bpf_map_lookup_elem(&site_stats, stack_id);
+	if (st)
+		return st;
+	*stack_id = PY_OVERFLOW_STACK_ID;
+	return bpf_map_lookup_elem(&site_stats, stack_id);
+}
+
+static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid)
+{
+	struct walk_scratch *s;
+	__u32 zero = 0;
+	__u64 id;
+
+	s = bpf_map_lookup_elem(&walk_scratch, &zero);
+	if (!s)
+		return PY_OVERFLOW_STACK_ID;
+	id = walk_python_stack(t, s, tgid);
+	if (s->stack.flags & PY_STACK_NO_TSTATE)
+		count(PYC_NO_TSTATE);
+	if (s->stack.flags & PY_STACK_READ_ERR)
+		count(PYC_READ_ERR);
+	if (s->stack.flags & PY_STACK_TRUNCATED)
+		count(PYC_TRUNCATED);
+	if (bpf_map_lookup_elem(&stacks, &id))
+		return id;
+	if (bpf_map_update_elem(&stacks, &id, &s->stack, BPF_NOEXIST) == -E2BIG) {
+		count(PYC_STACKS_FULL);
+		return PY_OVERFLOW_STACK_ID;
+	}
+	return id;
+}
+
+static __always_inline int alloc_enter(__u64 size, __u64 old_addr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct pending_call *p, call = {};
+	struct py_target *t;
+
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!t)
+		return 0;
+	/* PYTHONMALLOC=debug and custom allocators route one domain through
+	 * another: only the outermost call is the program's allocation. */
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (p) {
+		p->depth++;
+		return 0;
+	}
+	call.size = size;
+	call.old_addr = old_addr;
+	call.stack_id = record_stack(t, tgid);
+	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
+		count(PYC_PENDING_FULL);
+	return 0;
+}
+
+static __always_inline void forget_alloc(__u32 tgid, __u64 addr)
+{
+	struct alloc_key key = { .addr = addr, .tgid = tgid };
+	struct alloc_info *info;
+	struct site_stats *st;
+
+	info = bpf_map_lookup_elem(&allocs, &key);
+	if (!info) {
+		count(PYC_FREE_UNTRACKED);
+		return;
+	}
+	st = bpf_map_lookup_elem(&site_stats, &info->stack_id);
+	if (st) {
+		__sync_fetch_and_sub(&st->live_bytes, info->size);
+		__sync_fetch_and_sub(&st->live_count, 1);
+	}
+	bpf_map_delete_elem(&allocs, &key);
+}
+
+static __always_inline void remember_alloc(__u32 tgid, __u64 addr, __u64 size, __u64 stack_id)
+{
+	struct alloc_key key = { .addr = addr, .tgid = tgid };
+	struct alloc_info info = { .size = size };
+	struct site_stats *st;
+
+	st = stats_for(&stack_id);
+	if (!st)
+		return;
+	__sync_fetch_and_add(&st->total_bytes, size);
+	__sync_fetch_and_add(&st->total_count, 1);
+	info.stack_id = stack_id;
+	if (bpf_map_update_elem(&allocs, &key, &info, BPF_ANY)) {
+		/* Without a record its free could not be matched: count the
+		 * bytes as allocated but never as live, and say so. */
+		count(PYC_ALLOCS_FULL);
+		return;
+	}
+	__sync_fetch_and_add(&st->live_bytes, size);
+	__sync_fetch_and_add(&st->live_count, 1);
+}
+
+static __always_inline int alloc_exit(__u64 addr)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	struct pending_call *p;
+
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p)
+		return 0;
+	if (p->depth) {
+		p->depth--;
+		return 0;
+	}
+	count(PYC_ALLOCS);
+	/* A failed realloc leaves the old block in place. */
+	if (addr) {
+		if (p->old_addr)
+			forget_alloc(tgid, p->old_addr);
+		remember_alloc(tgid, addr, p->size, p->stack_id);
+	}
+	bpf_map_delete_elem(&pending, &tid);
+	return 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(malloc_enter, size_t size)
+{
+	return alloc_enter(size, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(calloc_enter, size_t nelem, size_t elsize)
+{
+	return alloc_enter(nelem * elsize, 0);
+}
+
+SEC("uprobe")
+int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
+{
+	return alloc_enter(size, (__u64)ptr);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(alloc_return, void *ret)
+{
+	return alloc_exit((__u64)ret);
+}
+
+/* Interpreter shutdown frees every module's globals, leaks included. Those
+ * frees are not fixes: leave the sites as they were while the program ran. */
+static __always_inline bool finalizing(const struct py_target *t)
+{
+	__u64 tstate = 0;
+
+	if (t->off.runtime_finalizing == PY_OFF_NONE)
+		return false;
+	bpf_probe_read_user(&tstate, sizeof(tstate), (void *)(t->runtime_addr + t->off.runtime_finalizing));
+	return tstate != 0;
+}
+
+SEC("uprobe")
+int BPF_KPROBE(free_enter, void *ptr)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct py_target *t;
+
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!ptr || !t)
+		return 0;
+	count(PYC_FREES);
+	if (finalizing(t)) {
+		count(PYC_FREE_AT_EXIT);
+		return 0;
+	}
+	forget_alloc(tgid, (__u64)ptr);
+	return 0;
+}
+
+static __always_inline int gc_begin(long generation)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct gc_state *g = bpf_map_lookup_elem(&gc_states, &tgid);
+
+	if (!g)
+		return 0;
+	/* Constant indexes: the verifier cannot bound a value the target passed. */
+	if (generation == 0)
+		__sync_fetch_and_add(&g->collections[0], 1);
+	else if (generation == 1)
+		__sync_fetch_and_add(&g->collections[1], 1);
+	else if (generation == 2)
+		__sync_fetch_and_add(&g->collections[2], 1);
+	g->start_ns = bpf_ktime_get_ns();
+	count(PYC_GC_EVENTS);
+	return 0;
+}
+
+static __always_inline int gc_end(long collected)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct gc_state *g = bpf_map_lookup_elem(&gc_states, &tgid);
+
+	if (!g || !g->start_ns)
+		return 0;
+	g->total_ns += bpf_ktime_get_ns() - g->start_ns;
+	g->start_ns = 0;
+	if (collected > 0)
+		g->collected += collected;
+	return 0;
+}
+
+SEC("usdt")
+int BPF_USDT(gc_start_usdt, int generation)
+{
+	return gc_begin(generation);
+}
+
+SEC("usdt")
+int BPF_USDT(gc_done_usdt, long collected)
+{
+	return gc_end(collected);
+}
+
+/* gc_collect_main(tstate, generation, ...) where there is no USDT. */
+SEC("uprobe")
+int BPF_KPROBE(gc_main_enter, void *tstate, int generation)
+{
+	return gc_begin(generation);
+}
+
+SEC("uretprobe")
+int BPF_KRETPROBE(gc_main_return, long collected)
+{
+	return gc_end(collected);
+}
+
+/* BTF tracepoint: needs no tracefs. Fires on every RSS counter change of a
+ * process, in the context of the task that changed it. */
+SEC("tp_btf/rss_stat")
+int BPF_PROG(rss_stat, struct mm_struct *mm, int member)
+{
+	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
+	struct task_struct *task;
+	struct rss_state *r;
+	long pages;
+	__u32 idx;
+
+	r = bpf_map_lookup_elem(&rss_states, &tgid);
+	if (!r || member < 0 || member >= PY_MM_COUNTERS)
+		return 0;
+	/* Another task may change our target's counters (reclaim, ptrace):
+	 * only the target's own view is kept, which is what /proc shows. */
+	task = (struct task_struct *)bpf_get_current_task_btf();
+	if (BPF_CORE_READ(task, mm) != mm)
+		return 0;
+	pages = BPF_CORE_READ(mm, rss_stat[member].count);
+	if (pages < 0)
+		pages = 0;
+	idx = (__u32)member;
+	barrier_var(idx);
+	if (idx >= PY_MM_COUNTERS)
+		return 0;
+	r->bytes[idx] = pages * page_size;
+	r->events++;
+	r->last_ns = bpf_ktime_get_ns();
+	count(PYC_RSS_EVENTS);
+	return 0;
+}

@@ -1,0 +1,134 @@
+/* SPDX-License-Identifier: MIT */
+/* Types shared by the BPF programs and the loader, and every limit the BPF
+ * side imposes. The loader reads the maps with exactly these layouts. */
+#ifndef PYLEAK_H
+#define PYLEAK_H
+
+#ifndef __VMLINUX_H__
+#include <linux/types.h>
+#endif
+
+/* Innermost Python frames kept per stack. Deeper stacks are truncated at the
+ * outer end (the leaking line is innermost) and flagged PY_STACK_TRUNCATED.
+ * 32 frames x 2 reads keeps one walk well inside the verifier's budget. */
+#define PY_MAX_FRAMES 32
+/* Bytes of a frame copied in one read: covers every field we use in
+ * _PyInterpreterFrame (3.11+) and PyFrameObject (3.9/3.10). */
+#define PY_FRAME_READ_MAX 128
+/* glibc keeps the first 32 pthread keys inline in struct pthread. */
+#define PY_TSS_INLINE_KEYS 32
+/* Sentinel for an offset a CPython version does not have. */
+#define PY_OFF_NONE 0xffff
+
+/* Stack id the loader pre-creates: allocations land here when the stacks or
+ * stats map is full, so their bytes are still counted, just not attributed. */
+#define PY_OVERFLOW_STACK_ID 0ULL
+
+enum py_instr_kind {
+	PY_INSTR_INT = 0, /* frame field is an int offset (f_lasti, 3.9/3.10) */
+	PY_INSTR_PTR = 1, /* frame field points into the code object (3.11+) */
+};
+
+/* Layout of one CPython version's thread state, frames and code objects,
+ * as the BPF walk needs it. Filled by user/pyoffsets.c. */
+struct py_offsets {
+	/* Thread state: first try the runtime's current-tstate field (the GIL
+	 * holder, <= 3.11), checked against the calling thread; then the
+	 * gilstate TSS slot in glibc's struct pthread, which works while the
+	 * GIL is released and in every version. */
+	__u32 runtime_tstate_current; /* in _PyRuntime, or PY_OFF_NONE */
+	__u32 runtime_tss_key;        /* u32 pthread key in _PyRuntime, or PY_OFF_NONE */
+	__u32 runtime_finalizing;     /* _PyRuntime._finalizing, or PY_OFF_NONE */
+	__u32 pthread_specific;       /* glibc: struct pthread.specific_1stblock */
+	__u32 pthread_specific_stride;
+	__u16 tstate_native_tid;      /* PY_OFF_NONE when absent (3.9/3.10) */
+	__u16 tstate_frame;           /* tstate->cframe, ->frame or ->current_frame */
+	__u16 cframe_current_frame;   /* PY_OFF_NONE when tstate_frame is the frame */
+	__u16 frame_code;
+	__u16 frame_previous;
+	__u16 frame_instr;
+	__u16 frame_owner;            /* PY_OFF_NONE when frames have no owner */
+	__u16 frame_read_size;        /* <= PY_FRAME_READ_MAX */
+	__u16 code_firstlineno;
+	__u8 instr_kind;              /* enum py_instr_kind */
+	__u8 owner_skip_min;          /* skip frames with owner >= this (shims) */
+	__u64 code_tag_mask;          /* 3.14 stack refs tag the low bits */
+};
+
+/* One observed process. Keyed by tgid in the `targets` map. */
+struct py_target {
+	__u64 runtime_addr; /* address of _PyRuntime in the target */
+	struct py_offsets off;
+};
+
+struct py_frame {
+	__u64 code;        /* PyCodeObject * in the target */
+	__u32 instr;       /* f_lasti, or instruction pointer - code */
+	__u32 firstlineno; /* guards against a code object freed and reused */
+};
+
+#define PY_STACK_TRUNCATED 0x1 /* more frames than PY_MAX_FRAMES */
+#define PY_STACK_NO_TSTATE 0x2 /* no Python thread state on this thread */
+#define PY_STACK_READ_ERR  0x4 /* the walk stopped on an unreadable frame */
+
+struct py_stack {
+	__u32 tgid;
+	__u16 depth;
+	__u16 flags;
+	struct py_frame frames[PY_MAX_FRAMES]; /* innermost first */
+};
+
+struct site_stats {
+	__s64 live_bytes;
+	__s64 live_count;
+	__u64 total_bytes;
+	__u64 total_count;
+};
+
+struct alloc_key {
+	__u64 addr;
+	__u32 tgid;
+	__u32 pad;
+};
+
+struct alloc_info {
+	__u64 size;
+	__u64 stack_id;
+};
+
+#define PY_GC_GENERATIONS 3
+
+struct gc_state {
+	__u64 collections[PY_GC_GENERATIONS];
+	__u64 collected;
+	__u64 total_ns;
+	__u64 start_ns; /* GC runs under the GIL: one collection at a time */
+};
+
+/* Mirrors the kernel's NR_MM_COUNTERS members. */
+enum { PY_MM_FILEPAGES, PY_MM_ANONPAGES, PY_MM_SWAPENTS, PY_MM_SHMEMPAGES, PY_MM_COUNTERS };
+
+struct rss_state {
+	__s64 bytes[PY_MM_COUNTERS];
+	__u64 events;
+	__u64 last_ns;
+};
+
+enum py_counter {
+	PYC_ALLOCS,          /* allocation calls seen */
+	PYC_FREES,           /* free calls seen */
+	PYC_FREE_UNTRACKED,  /* frees of memory allocated before attach (normal) */
+	PYC_FREE_AT_EXIT,    /* frees by interpreter shutdown: not counted as fixes */
+	PYC_ALLOCS_FULL,     /* live-allocation map full: allocation not tracked */
+	PYC_STACKS_FULL,     /* stack map full: counted under the overflow site */
+	PYC_STATS_FULL,      /* per-site map full: counted under the overflow site */
+	PYC_PENDING_FULL,    /* too many threads inside the allocator at once */
+	PYC_NO_TSTATE,       /* allocation on a thread with no Python thread state */
+	PYC_READ_ERR,        /* a frame could not be read */
+	PYC_TRUNCATED,       /* stack deeper than PY_MAX_FRAMES */
+	PYC_GC_EVENTS,
+	PYC_RSS_EVENTS,
+	PYC__COUNT,
+};
+
+#endif

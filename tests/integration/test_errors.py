@@ -1,0 +1,126 @@
+"""Bad input and hostile conditions: each gets one clear line on stderr and
+its own exit code, or a final report that keeps the data."""
+import os
+import signal
+import subprocess
+import time
+
+from conftest import TOOL, marked_line, pyenv_python, run_tool, start_tool
+
+EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
+EXIT_PRIVILEGE, EXIT_NO_BTF = 6, 7
+
+
+def one_error_line(run, *needles):
+    lines = [l for l in run.err.splitlines() if l.strip()]
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("pyleakbpf: "), run.err
+    for n in needles:
+        assert n in lines[0], run.err
+    assert run.out == "", run.out
+
+
+def dead_pid():
+    p = subprocess.Popen(["true"])
+    p.wait()
+    return p.pid
+
+
+def test_usage_errors():
+    assert run_tool().code == EXIT_USAGE
+    assert run_tool("-p", "abc").code == EXIT_USAGE
+    assert run_tool("-p", "1", "-i", "0").code == EXIT_USAGE
+    assert run_tool("-p", "1", "stray").code == EXIT_USAGE
+    h = run_tool("--help")
+    assert h.code == EXIT_OK and "Usage: pyleakbpf -p PID" in h.out and "Exit status" in h.out
+
+
+def test_no_such_pid():
+    run = run_tool("-p", dead_pid())
+    assert run.code == EXIT_NO_PROCESS
+    one_error_line(run, "no process with pid")
+
+
+def test_not_python():
+    p = subprocess.Popen(["sleep", "60"])
+    try:
+        run = run_tool("-p", p.pid)
+    finally:
+        p.kill()
+        p.wait()
+    assert run.code == EXIT_NOT_PYTHON
+    one_error_line(run, "not a CPython", str(p.pid))
+
+
+def test_unsupported_version(target):
+    t = target(pyenv_python(8), "steady.py")
+    run = run_tool("-p", t.pid)
+    assert run.code == EXIT_UNSUPPORTED
+    one_error_line(run, "CPython 3.8.", "not supported")
+
+
+def drop_to_nobody():
+    os.setgroups([])
+    os.setgid(65534)
+    os.setuid(65534)
+
+
+def test_not_root(target):
+    t = target(pyenv_python(11), "steady.py")
+    run = run_tool("-p", t.pid, preexec=drop_to_nobody)
+    assert run.code == EXIT_PRIVILEGE
+    one_error_line(run, "insufficient privileges", "CAP_BPF")
+
+
+def test_no_btf(target):
+    t = target(pyenv_python(11), "steady.py")
+    # A private mount namespace where the kernel's BTF is hidden: the real
+    # check against the real path, without touching the host.
+    proc = subprocess.run(["unshare", "-m", "sh", "-c",
+                           "mount -t tmpfs none /sys/kernel/btf && exec \"$0\" -p \"$1\"", TOOL, str(t.pid)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == EXIT_NO_BTF, proc.stderr
+    assert proc.stderr.count("\n") == 1 and "no BTF" in proc.stderr, proc.stderr
+    run = run_tool("-p", t.pid, "--btf", "/nonexistent/vmlinux")
+    assert run.code == EXIT_NO_BTF
+    one_error_line(run, "/nonexistent/vmlinux")
+
+
+def test_target_exits_mid_run(target, schema):
+    t = target(pyenv_python(11), "leak_list.py", run_for=7)
+    started = time.monotonic()
+    run = run_tool("-p", t.pid, "-d", 60, "-i", 1, "--json")
+    took = time.monotonic() - started
+    assert run.code == EXIT_OK, run.err
+    assert took < 20, "pyleakbpf kept running %.0fs after its target exited" % took
+    reports = run.json_lines(schema)
+    last = reports[-1]
+    assert last["final"] is True and last["exited"] is True
+    assert sum(1 for r in reports if r["final"]) == 1
+    # Nothing is lost: the leaking site is still there, with its bytes.
+    line = marked_line("leak_list.py")
+    assert any(s["frames"][0]["line"] == line and s["bytes"] > 100_000 for s in last["sites"]), last["sites"][:3]
+    assert "exited" in run.err
+
+
+def test_full_map_is_reported(target, schema):
+    t = target(pyenv_python(11), "leak_list.py")
+    run = run_tool("-p", t.pid, "-d", 5, "-i", 1, "--json", "--max-allocs", 64)
+    assert run.code == EXIT_OK, run.err
+    last = run.json_lines(schema)[-1]
+    assert last["dropped"]["allocs_map_full"] > 0
+    human = run_tool("-p", t.pid, "-d", 3, "-i", 1, "--max-allocs", 64)
+    assert human.code == EXIT_OK
+    assert "live-allocation map full (raise --max-allocs)" in human.out
+
+
+def test_sigterm_gives_final_report(target, schema):
+    t = target(pyenv_python(11), "steady.py")
+    tool = start_tool("-p", t.pid, "-i", 1, "--json")
+    time.sleep(4)
+    tool.send_signal(signal.SIGTERM)
+    out, err = tool.communicate(timeout=30)
+    assert tool.returncode == EXIT_OK, err
+    lines = [l for l in out.splitlines() if l]
+    assert lines and '"final":true' in lines[-1]
+    assert all('"final":false' in l for l in lines[:-1])

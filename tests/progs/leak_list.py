@@ -1,0 +1,31 @@
+"""A request loop that keeps every record it builds: ~100 KiB/s of growth
+in a module-level list, beside short-lived churn that is freed each time."""
+import time
+
+import _target
+
+_records = []
+
+
+def build_record(i):
+    return {"payload": "x" * 200 + str(i), "dump": _target.dump_stack()}  # LEAK
+
+
+def handle(i):
+    scratch = [str(n) for n in range(20)]  # churn: freed on return
+    _records.append(build_record(i))
+    return len(scratch)
+
+
+def main():
+    _target.ready()
+    end = time.monotonic() + _target.run_for()
+    i = 0
+    while time.monotonic() < end:
+        handle(i)
+        i += 1
+        time.sleep(0.002)
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,54 @@
+/* SPDX-License-Identifier: MIT */
+/* ELF symbol lookup with libelf: the one place that parses binaries.
+ * Unit-tested in tests/unit/test_elfsym.c. */
+#ifndef PYLEAK_ELFSYM_H
+#define PYLEAK_ELFSYM_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+struct elf_file;
+
+struct elf_sym_info {
+	uint64_t value; /* st_value: link-time virtual address */
+	uint64_t size;
+	int type;       /* STT_* */
+	int bind;       /* STB_* */
+	bool dynamic;   /* found in .dynsym rather than .symtab */
+};
+
+/* Opens `path` read-only. Returns NULL and sets *err to a positive errno on failure
+ * (ENOEXEC for a file that is not a 64-bit ELF). */
+struct elf_file *elf_file__open(const char *path, int *err);
+void elf_file__free(struct elf_file *ef);
+
+/* Looks `name` up in .symtab, then .dynsym. Undefined symbols (st_shndx == SHN_UNDEF)
+ * never match. Returns 0, or -ENOENT. */
+int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym_info *out);
+
+/* Link-time virtual address -> offset in the file, through the PT_LOAD headers.
+ * This is what uprobes want. Returns 0, or -ENOENT when no segment maps vaddr. */
+int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off);
+
+/* Copies len bytes of initialised data at link-time vaddr out of the file. Returns 0,
+ * -ENOENT when the range is not file-backed (e.g. .bss), or -EIO. */
+int elf_file__read_vaddr(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);
+
+/* Section by name: its sh_addr and sh_size. Returns 0, or -ENOENT. */
+int elf_file__find_section(struct elf_file *ef, const char *name, uint64_t *addr, uint64_t *size);
+
+/* True when the file carries a SystemTap SDT note (.note.stapsdt) for provider:name. */
+bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name);
+
+/* ET_EXEC or ET_DYN. */
+int elf_file__type(const struct elf_file *ef);
+
+/* Lowest p_vaddr of the PT_LOAD segments, rounded down to the page: with a mapping's
+ * start and file offset from /proc/PID/maps this gives the load bias. */
+uint64_t elf_file__first_load_vaddr(const struct elf_file *ef);
+
+/* Hex build-id from .note.gnu.build-id into buf (NUL-terminated); -ENOENT if absent. */
+int elf_file__build_id(struct elf_file *ef, char *buf, size_t buflen);
+
+#endif

@@ -1,0 +1,171 @@
+// SPDX-License-Identifier: MIT
+/* /proc/PID readers and process_vm_readv. */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/uio.h>
+#include <unistd.h>
+#include "procfs.h"
+
+static int read_small_file(const char *path, char *buf, size_t len)
+{
+	ssize_t n;
+	int fd, err;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	n = read(fd, buf, len - 1);
+	err = errno;
+	close(fd);
+	if (n < 0)
+		return -err;
+	buf[n] = '\0';
+	return (int)n;
+}
+
+int proc_alive(pid_t pid)
+{
+	char path[64], buf[512], *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return -ESRCH;
+	/* comm may contain spaces and parentheses: the state follows the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || p[1] != ' ')
+		return -ESRCH;
+	if (p[2] == 'Z' || p[2] == 'X')
+		return -ESRCH;
+	return 0;
+}
+
+int proc_comm(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
+	n = read_small_file(path, buf, len);
+	if (n < 0)
+		return n;
+	buf[strcspn(buf, "\n")] = '\0';
+	return 0;
+}
+
+int proc_exe(pid_t pid, char *buf, size_t len)
+{
+	char path[64];
+	ssize_t n;
+
+	snprintf(path, sizeof(path), "/proc/%d/exe", pid);
+	n = readlink(path, buf, len - 1);
+	if (n < 0)
+		return -errno;
+	buf[n] = '\0';
+	return 0;
+}
+
+int proc_host_path(pid_t pid, const char *path, char *buf, size_t len)
+{
+	int n = snprintf(buf, len, "/proc/%d/root%s", pid, path);
+
+	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static int parse_maps_line(char *line, struct proc_map *m)
+{
+	unsigned long long start, end, off;
+	int path_at = 0;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %*s %*s %n", &start, &end, m->perms, &off, &path_at) < 4)
+		return -EINVAL;
+	m->start = start;
+	m->end = end;
+	m->offset = off;
+	line[strcspn(line, "\n")] = '\0';
+	m->path = path_at ? line + path_at : "";
+	return 0;
+}
+
+int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx)
+{
+	char path[64], *line = NULL;
+	struct proc_map m;
+	size_t cap = 0;
+	int ret = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (parse_maps_line(line, &m))
+			continue;
+		ret = cb(&m, ctx);
+		if (ret)
+			break;
+	}
+	free(line);
+	fclose(f);
+	return ret;
+}
+
+int proc_rss(pid_t pid, uint64_t *bytes)
+{
+	unsigned long long size, resident;
+	char path[64], buf[256];
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
+		return -EINVAL;
+	*bytes = resident * (uint64_t)sysconf(_SC_PAGESIZE);
+	return 0;
+}
+
+int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
+{
+	struct iovec local = { .iov_base = buf, .iov_len = len };
+	struct iovec remote = { .iov_base = (void *)(uintptr_t)addr, .iov_len = len };
+	ssize_t n;
+
+	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
+	if (n < 0)
+		return -errno;
+	return (size_t)n == len ? 0 : -EFAULT;
+}
+
+int proc_rss_parts(pid_t pid, uint64_t *file, uint64_t *anon, uint64_t *shmem)
+{
+	unsigned long long kb;
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int found = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -errno;
+	while (getline(&line, &cap, f) > 0) {
+		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+			*anon = kb << 10, found++;
+		else if (sscanf(line, "RssFile: %llu kB", &kb) == 1)
+			*file = kb << 10, found++;
+		else if (sscanf(line, "RssShmem: %llu kB", &kb) == 1)
+			*shmem = kb << 10, found++;
+	}
+	free(line);
+	fclose(f);
+	return found == 3 ? 0 : -ENOENT;
+}

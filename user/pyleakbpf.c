@@ -1,0 +1,183 @@
+// SPDX-License-Identifier: MIT
+/* pyleakbpf: find memory leaks in a running CPython process from outside.
+ * Open, configure, load, attach, poll, report; one cleanup path. */
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/syscall.h>
+#include <time.h>
+#include <unistd.h>
+#include "exitcodes.h"
+#include "opts.h"
+#include "preflight.h"
+#include "probes.h"
+#include "procfs.h"
+#include "pytarget.h"
+#include "report.h"
+#include "session.h"
+
+static volatile sig_atomic_t stop_signal;
+
+static void on_signal(int sig)
+{
+	stop_signal = sig;
+}
+
+static double clock_s(clockid_t id)
+{
+	struct timespec ts;
+
+	clock_gettime(id, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static int exit_for_find(int err)
+{
+	switch (err) {
+	case -ESRCH:
+		return EXIT_NO_PROCESS;
+	case -ENOENT:
+		return EXIT_NOT_PYTHON;
+	case -ENOTSUP:
+		return EXIT_UNSUPPORTED;
+	case -EACCES:
+	case -EPERM:
+		return EXIT_PRIVILEGE;
+	default:
+		return EXIT_INTERNAL;
+	}
+}
+
+static int exit_for_bpf(int err)
+{
+	return err == -EPERM || err == -EACCES ? EXIT_PRIVILEGE : EXIT_BPF;
+}
+
+/* Sleeps until `deadline` (monotonic), a signal, or the target's exit.
+ * The pidfd makes an exit end the wait at once, so the final report comes
+ * while the maps still hold the last allocations. */
+static void wait_until(double deadline, int pidfd)
+{
+	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	double left;
+
+	while (!stop_signal && (left = deadline - clock_s(CLOCK_MONOTONIC)) > 0) {
+		if (pidfd < 0) {
+			usleep(left > 0.2 ? 200000 : (useconds_t)(left * 1e6));
+			continue;
+		}
+		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
+			return;
+	}
+}
+
+static void emit(const struct session *s, const struct pyleak_opts *opts, const struct report_opts *ro,
+		 bool final)
+{
+	if (opts->json)
+		report_json(stdout, s, ro, final);
+	else
+		report_human(stdout, s, ro, final);
+}
+
+int main(int argc, char **argv)
+{
+	struct probes_opts popts = {};
+	struct pyleak_opts opts;
+	struct report_opts ro;
+	struct probes_attached att;
+	struct probes *probes = NULL;
+	struct session sess;
+	struct py_interp *py = NULL;
+	bool have_session = false, final = false;
+	char why[PATH_MAX + 256] = "";
+	double next;
+	int ret, err, pidfd = -1;
+
+	if (opts_parse(argc, argv, &opts, &ret))
+		return ret;
+	setvbuf(stdout, NULL, _IOFBF, 1 << 16);
+
+	ret = preflight_privileges(why, sizeof(why));
+	if (ret)
+		goto fail;
+	if (proc_alive(opts.pid)) {
+		snprintf(why, sizeof(why), "no process with pid %d", opts.pid);
+		ret = EXIT_NO_PROCESS;
+		goto fail;
+	}
+	py = calloc(1, sizeof(*py));
+	if (!py) {
+		ret = EXIT_INTERNAL;
+		goto cleanup;
+	}
+	err = py_interp_find(opts.pid, py, why, sizeof(why));
+	if (err) {
+		ret = exit_for_find(err);
+		goto fail;
+	}
+	ret = preflight_btf(opts.btf_path, why, sizeof(why));
+	if (ret)
+		goto fail;
+
+	popts.max_allocs = opts.max_allocs;
+	popts.max_stacks = opts.max_stacks;
+	popts.btf_path = opts.btf_path;
+	popts.verbose = opts.verbose;
+	probes = probes__new(&popts, &err);
+	if (!probes) {
+		snprintf(why, sizeof(why), "cannot load the BPF programs: %s%s", strerror(-err),
+			 opts.verbose ? "" : " (run with -v for libbpf's log)");
+		ret = exit_for_bpf(err);
+		goto fail;
+	}
+	err = probes__attach(probes, py, &att, why, sizeof(why));
+	if (err) {
+		ret = proc_alive(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(err);
+		goto fail;
+	}
+	if (session__init(&sess, py, &att, clock_s(CLOCK_MONOTONIC))) {
+		ret = EXIT_INTERNAL;
+		goto cleanup;
+	}
+	have_session = true;
+
+	pidfd = (int)syscall(SYS_pidfd_open, opts.pid, 0);
+	signal(SIGINT, on_signal);
+	signal(SIGTERM, on_signal);
+	signal(SIGHUP, on_signal);
+	ro.top = opts.top;
+	ro.callers = opts.callers;
+	ro.clear_screen = !opts.json && isatty(STDOUT_FILENO);
+	report_attach(stderr, &sess);
+
+	next = sess.start;
+	while (!final) {
+		next += opts.interval_s;
+		if (opts.duration_s > 0 && next > sess.start + opts.duration_s)
+			next = sess.start + opts.duration_s;
+		wait_until(next, pidfd);
+		session__poll(&sess, probes, clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_REALTIME));
+		final = stop_signal || sess.exited ||
+			(opts.duration_s > 0 && sess.elapsed >= opts.duration_s - 1e-3);
+		emit(&sess, &opts, &ro, final);
+	}
+	if (sess.exited)
+		fprintf(stderr, "pyleakbpf: pid %d exited; final report above\n", opts.pid);
+	ret = opts.fail_on_leak && sess.leak ? EXIT_LEAK : EXIT_OK;
+	goto cleanup;
+
+fail:
+	fprintf(stderr, "pyleakbpf: %s\n", why);
+cleanup:
+	if (pidfd >= 0)
+		close(pidfd);
+	if (have_session)
+		session__free(&sess);
+	probes__free(probes);
+	free(py);
+	return ret;
+}

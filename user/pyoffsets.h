@@ -1,0 +1,49 @@
+/* SPDX-License-Identifier: MIT */
+/* Per-version CPython layouts: what the BPF walk needs (struct py_offsets)
+ * and what the symboliser needs to read code objects. One table, extended
+ * version by version; see ../shared/notes/cpython-internals.md. */
+#ifndef PYLEAK_PYOFFSETS_H
+#define PYLEAK_PYOFFSETS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "pyleak.h"
+
+enum py_linetable_kind {
+	PY_LNOTAB_39,      /* co_lnotab */
+	PY_LINETABLE_310,  /* PEP 626 co_linetable */
+	PY_LOCTABLE_311,   /* 3.11+ location table */
+};
+
+struct py_code_layout {
+	uint16_t ob_type;
+	uint16_t code_filename;
+	uint16_t code_name;
+	uint16_t code_qualname;       /* PY_OFF_NONE before 3.11 */
+	uint16_t code_firstlineno;
+	uint16_t code_linetable;
+	uint16_t code_adaptive;       /* co_code_adaptive: instructions inline, 3.11+ */
+	uint16_t code_firsttraceable; /* PY_OFF_NONE before 3.11 */
+	uint16_t str_state;           /* PyASCIIObject.state */
+	uint16_t str_ascii_data;      /* compact ASCII data follows the header */
+	uint16_t str_utf8_length;     /* PyCompactUnicodeObject.utf8_length */
+	uint16_t str_utf8;            /* PyCompactUnicodeObject.utf8 */
+	uint16_t str_compact_data;    /* non-ASCII compact data */
+	uint16_t bytes_size;
+	uint16_t bytes_data;
+	enum py_linetable_kind linetable;
+};
+
+struct py_layout {
+	unsigned int major, minor;
+	struct py_offsets bpf;
+	struct py_code_layout code;
+};
+
+/* Fills *out for CPython major.minor. Returns 0, or -ENOTSUP for a version
+ * with no layout here. */
+int py_layout_for(unsigned int major, unsigned int minor, struct py_layout *out);
+/* "3.11" style list of the supported versions, for error messages. */
+const char *py_layout_supported(void);
+
+#endif

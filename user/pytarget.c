@@ -1,0 +1,188 @@
+// SPDX-License-Identifier: MIT
+/* Locates the interpreter in /proc/PID/maps and reads its ELF for the rest. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "elfsym.h"
+#include "procfs.h"
+#include "pytarget.h"
+
+const struct py_func_info py_funcs[PYF__COUNT] = {
+	[PYF_OBJECT_MALLOC] = { "PyObject_Malloc", PYF_KIND_MALLOC },
+	[PYF_OBJECT_CALLOC] = { "PyObject_Calloc", PYF_KIND_CALLOC },
+	[PYF_OBJECT_REALLOC] = { "PyObject_Realloc", PYF_KIND_REALLOC },
+	[PYF_OBJECT_FREE] = { "PyObject_Free", PYF_KIND_FREE },
+	[PYF_MEM_MALLOC] = { "PyMem_Malloc", PYF_KIND_MALLOC },
+	[PYF_MEM_CALLOC] = { "PyMem_Calloc", PYF_KIND_CALLOC },
+	[PYF_MEM_REALLOC] = { "PyMem_Realloc", PYF_KIND_REALLOC },
+	[PYF_MEM_FREE] = { "PyMem_Free", PYF_KIND_FREE },
+};
+
+/* Carries the search through the maps lines. */
+struct find_ctx {
+	struct py_interp *py;
+	struct elf_file *ef;    /* the object found, kept open */
+	char last_path[PATH_MAX];
+	int open_errors;
+};
+
+static int try_object(const struct proc_map *m, void *arg)
+{
+	struct find_ctx *ctx = arg;
+	struct py_interp *py = ctx->py;
+	struct elf_sym_info sym;
+	struct elf_file *ef;
+	char host[PATH_MAX];
+	int err = 0;
+
+	if (m->path[0] != '/' || !strcmp(m->path, ctx->last_path))
+		return 0;
+	snprintf(ctx->last_path, sizeof(ctx->last_path), "%s", m->path);
+	/* Only the mapping of the file's start tells the load bias. */
+	if (m->offset != 0)
+		return 0;
+	if (proc_host_path(py->pid, m->path, host, sizeof(host)))
+		return 0;
+	ef = elf_file__open(host, &err);
+	if (!ef) {
+		/* Data files (locale archives, caches) are not ELF: no loss. */
+		if (err != ENOEXEC)
+			ctx->open_errors++;
+		return 0;
+	}
+	if (elf_file__find_symbol(ef, "_PyRuntime", &sym)) {
+		elf_file__free(ef);
+		return 0;
+	}
+	snprintf(py->path, sizeof(py->path), "%s", m->path);
+	snprintf(py->host_path, sizeof(py->host_path), "%s", host);
+	py->load_bias = elf_file__type(ef) == 3 /* ET_DYN */ ?
+				m->start - elf_file__first_load_vaddr(ef) : 0;
+	py->runtime_addr = py->load_bias + sym.value;
+	py->has_symtab = !sym.dynamic;
+	ctx->ef = ef;
+	return 1;
+}
+
+/* The minor version from a name like libpython3.9.so or python3.9, or -1. */
+static int minor_from_path(const char *path)
+{
+	const char *base = strrchr(path, '/'), *p;
+	unsigned int minor;
+
+	base = base ? base + 1 : path;
+	p = strstr(base, "python3.");
+	if (!p || sscanf(p + 8, "%u", &minor) != 1)
+		return -1;
+	return (int)minor;
+}
+
+/* PY_VERSION ("3.9.18") in read-only data: the only version record before
+ * Py_Version (3.11). The linker may merge it into the tail of a longer
+ * string ("python-3.9.18"), so it need not start after a NUL; when the file
+ * name gives the minor version, only that minor is accepted. */
+static int version_from_rodata(struct elf_file *ef, int want_minor, unsigned int *maj,
+			       unsigned int *min, unsigned int *mic)
+{
+	uint64_t addr, size;
+	char *buf;
+	int ret = -ENOENT;
+
+	if (elf_file__find_section(ef, ".rodata", &addr, &size) || size > (256u << 20))
+		return -ENOENT;
+	buf = malloc(size + 1);
+	if (!buf)
+		return -ENOMEM;
+	if (elf_file__read_vaddr(ef, addr, buf, size))
+		goto out;
+	buf[size] = '\0';
+	for (uint64_t i = 1; i + 6 < size; i++) {
+		unsigned int a, b, c;
+		char before = buf[i - 1];
+		int n = 0;
+
+		if (buf[i] != '3' || buf[i + 1] != '.' || before == '.' || (before >= '0' && before <= '9'))
+			continue;
+		if (want_minor < 0 && before != '\0')
+			continue;
+		if (sscanf(buf + i, "%u.%u.%u%n", &a, &b, &c, &n) == 3 && buf[i + n] == '\0' &&
+		    (want_minor < 0 ? b >= 5 && b < 40 : b == (unsigned int)want_minor)) {
+			*maj = a, *min = b, *mic = c;
+			ret = 0;
+			break;
+		}
+	}
+out:
+	free(buf);
+	return ret;
+}
+
+static int read_version(struct elf_file *ef, struct py_interp *py)
+{
+	struct elf_sym_info sym;
+	uint32_t hex;
+
+	if (!elf_file__find_symbol(ef, "Py_Version", &sym) &&
+	    !elf_file__read_vaddr(ef, sym.value, &hex, sizeof(hex))) {
+		py->major = hex >> 24;
+		py->minor = (hex >> 16) & 0xff;
+		py->micro = (hex >> 8) & 0xff;
+	} else if (version_from_rodata(ef, minor_from_path(py->path), &py->major, &py->minor, &py->micro)) {
+		return -ENOENT;
+	}
+	snprintf(py->version, sizeof(py->version), "%u.%u.%u", py->major, py->minor, py->micro);
+	return 0;
+}
+
+static void find_probe_points(struct elf_file *ef, struct py_interp *py)
+{
+	struct elf_sym_info sym;
+
+	for (int i = 0; i < PYF__COUNT; i++) {
+		py->func_off[i] = 0;
+		if (!elf_file__find_symbol(ef, py_funcs[i].name, &sym) && sym.value)
+			elf_file__vaddr_to_offset(ef, sym.value, &py->func_off[i]);
+	}
+	py->gc_usdt = elf_file__has_usdt(ef, "python", "gc__start") &&
+		      elf_file__has_usdt(ef, "python", "gc__done");
+	py->gc_main_off = 0;
+	if (!py->gc_usdt && !elf_file__find_symbol(ef, "gc_collect_main", &sym))
+		elf_file__vaddr_to_offset(ef, sym.value, &py->gc_main_off);
+}
+
+int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)
+{
+	struct find_ctx ctx = { .py = py };
+	int ret;
+
+	memset(py, 0, sizeof(*py));
+	py->pid = pid;
+	ret = proc_maps_foreach(pid, try_object, &ctx);
+	if (ret < 0) {
+		snprintf(why, whylen, "cannot read /proc/%d/maps: %s", pid, strerror(-ret));
+		return ret == -ENOENT ? -ESRCH : ret;
+	}
+	if (!ctx.ef) {
+		snprintf(why, whylen, "process %d is not a CPython 3 interpreter: no mapped object defines _PyRuntime%s",
+			 pid, ctx.open_errors ? " (some mapped files could not be read)" : "");
+		return -ENOENT;
+	}
+	py->shared = strstr(py->path, "libpython") != NULL;
+	if (read_version(ctx.ef, py)) {
+		snprintf(why, whylen, "cannot tell the CPython version of %s", py->path);
+		ret = -ENOTSUP;
+		goto out;
+	}
+	if (py_layout_for(py->major, py->minor, &py->layout)) {
+		snprintf(why, whylen, "CPython %s (%s) is not supported (supported: %s)", py->version,
+			 py->path, py_layout_supported());
+		ret = -ENOTSUP;
+		goto out;
+	}
+	find_probe_points(ctx.ef, py);
+	ret = 0;
+out:
+	elf_file__free(ctx.ef);
+	return ret;
+}

@@ -1,0 +1,251 @@
+// SPDX-License-Identifier: MIT
+/* Formatting only: everything shown is computed in session.c. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+#include "report.h"
+
+#define MODE "exact"
+#define SOURCE "pymalloc"
+/* Below this share of the RSS growth, the sites are a partial view. */
+#define LOW_COVERAGE 0.5
+
+static const char *bytes_str(double v, char *buf, size_t len)
+{
+	static const char *units[] = { "B", "KiB", "MiB", "GiB", "TiB" };
+	double a = fabs(v);
+	int u = 0;
+
+	while (a >= 1024 && u < 4) {
+		a /= 1024;
+		v /= 1024;
+		u++;
+	}
+	snprintf(buf, len, u ? "%.1f %s" : "%.0f %s", v, units[u]);
+	return buf;
+}
+
+static const char *rate_str(double v, char *buf, size_t len)
+{
+	char b[24];
+
+	snprintf(buf, len, "%s%s/s", v > 0 ? "+" : "", bytes_str(v, b, sizeof(b)));
+	return buf;
+}
+
+static const char *verdict_word(const struct trend_judgement *j)
+{
+	switch (j->verdict) {
+	case TREND_LEAK:
+		return "LEAK";
+	case TREND_GROWING:
+		return "growing";
+	case TREND_STEADY:
+		return "steady";
+	default:
+		return "...";
+	}
+}
+
+static void print_gc(FILE *f, const struct session *s)
+{
+	const struct gc_state *g = &s->gc;
+
+	if (!s->gc_known) {
+		fprintf(f, "GC not observable (%s)", s->att.gc_how);
+		return;
+	}
+	fprintf(f, "GC %llu collections (gen0 %llu, gen1 %llu, gen2 %llu), %.1f ms",
+		(unsigned long long)(g->collections[0] + g->collections[1] + g->collections[2]),
+		(unsigned long long)g->collections[0], (unsigned long long)g->collections[1],
+		(unsigned long long)g->collections[2], g->total_ns / 1e6);
+}
+
+static void print_drops(FILE *f, const struct session *s)
+{
+	const uint64_t *c = s->counters;
+
+	if (c[PYC_ALLOCS_FULL])
+		fprintf(f, "warning: %llu allocations not tracked: live-allocation map full (raise --max-allocs)\n",
+			(unsigned long long)c[PYC_ALLOCS_FULL]);
+	if (c[PYC_STACKS_FULL] || c[PYC_STATS_FULL])
+		fprintf(f, "warning: %llu allocations charged to [untracked stacks]: stack map full (raise --max-stacks)\n",
+			(unsigned long long)(c[PYC_STACKS_FULL] + c[PYC_STATS_FULL]));
+	if (c[PYC_PENDING_FULL])
+		fprintf(f, "warning: %llu allocations lost: too many threads in the allocator at once\n",
+			(unsigned long long)c[PYC_PENDING_FULL]);
+}
+
+static void print_verdict(FILE *f, const struct session *s, struct site *top)
+{
+	char b1[32], b2[32];
+
+	if (top && top->j.verdict == TREND_LEAK) {
+		fprintf(f, "verdict: LEAK at %s:%d in %s, %s (R² %.2f), %s live\n", top->frames[0].file,
+			top->frames[0].line, top->frames[0].function, rate_str(top->j.all.slope, b1, sizeof(b1)),
+			top->j.all.r2, bytes_str((double)top->now.live_bytes, b2, sizeof(b2)));
+	} else if (s->rss_j.verdict == TREND_LEAK) {
+		fprintf(f, "verdict: LEAK: RSS grows %s (R² %.2f) but no probed site accounts for it%s\n",
+			rate_str(s->rss_j.all.slope, b1, sizeof(b1)), s->rss_j.all.r2,
+			s->coverage >= 0 && s->coverage < LOW_COVERAGE ? " (low coverage)" : "");
+	} else if (s->rss_j.verdict == TREND_UNKNOWN) {
+		fprintf(f, "verdict: watching (%s)\n", s->rss_j.reason);
+	} else {
+		fprintf(f, "verdict: no leak (RSS %s: %s)\n", verdict_word(&s->rss_j), s->rss_j.reason);
+	}
+}
+
+void report_human(FILE *f, const struct session *s, const struct report_opts *o, bool final)
+{
+	struct site **ranked;
+	char b1[32], b2[32];
+	size_t n;
+
+	ranked = site_table__ranked(s->sites, &n);
+	if (o->clear_screen && !final)
+		fputs("\033[H\033[2J", f);
+	fprintf(f, "pyleakbpf  pid %d (%s)  CPython %s  mode %s  %.0fs%s\n", s->pid, s->comm, s->py.version,
+		MODE, s->elapsed, final ? (s->exited ? "  [target exited, final]" : "  [final]") : "");
+	fprintf(f, "RSS %s  %s (R² %.2f)  coverage %s", bytes_str((double)s->rss_now, b1, sizeof(b1)),
+		rate_str(s->rss_j.all.slope, b2, sizeof(b2)), s->rss_j.all.r2,
+		s->coverage < 0 ? "n/a" : "");
+	if (s->coverage >= 0)
+		fprintf(f, "%.0f%%", s->coverage * 100);
+	fputs("  ", f);
+	print_gc(f, s);
+	fputc('\n', f);
+	fprintf(f, "%3s %10s %9s %13s %5s %-8s %s\n", "#", "LIVE", "COUNT", "SLOPE", "R²", "VERDICT", "SITE");
+	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
+		const struct site *st = ranked[i];
+
+		if (!st->now.total_count)
+			continue;
+		shown++;
+
+		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s %s:%d in %s\n", shown,
+			bytes_str((double)st->now.live_bytes, b1, sizeof(b1)), (long long)st->now.live_count,
+			rate_str(st->j.all.slope, b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j),
+			st->frames[0].file, st->frames[0].line, st->frames[0].function);
+		for (int k = 1; k < st->nframes && k <= o->callers; k++)
+			fprintf(f, "%*s<- %s:%d in %s\n", 49, "", st->frames[k].file, st->frames[k].line,
+				st->frames[k].function);
+	}
+	if (!n)
+		fputs("    (no allocations seen yet)\n", f);
+	if (s->coverage >= 0 && s->coverage < LOW_COVERAGE)
+		fprintf(f, "warning: the probes saw only %.0f%% of the RSS growth: this view is partial\n",
+			s->coverage * 100);
+	print_drops(f, s);
+	print_verdict(f, s, n ? ranked[0] : NULL);
+	fflush(f);
+}
+
+/* JSON strings from another process's memory: escape everything. */
+static void json_str(FILE *f, const char *str)
+{
+	fputc('"', f);
+	for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
+		if (*p == '"' || *p == '\\')
+			fprintf(f, "\\%c", *p);
+		else if (*p < 0x20)
+			fprintf(f, "\\u%04x", *p);
+		else
+			fputc(*p, f);
+	}
+	fputc('"', f);
+}
+
+static double json_num(double v)
+{
+	return isfinite(v) ? v : 0;
+}
+
+static void json_site(FILE *f, const struct site *st)
+{
+	fputs("{\"frames\":[", f);
+	for (int k = 0; k < st->nframes; k++) {
+		fputs(k ? ",{\"file\":" : "{\"file\":", f);
+		json_str(f, st->frames[k].file);
+		fprintf(f, ",\"line\":%d,\"function\":", st->frames[k].line);
+		json_str(f, st->frames[k].function);
+		fputc('}', f);
+	}
+	fprintf(f, "],\"bytes\":%lld,\"allocs\":%lld,\"total_bytes\":%llu,\"total_allocs\":%llu,"
+		   "\"slope_bytes_per_s\":%.1f,\"r2\":%.4f,\"leak\":%s,\"verdict\":\"%s\",\"source\":\"%s\"}",
+		(long long)st->now.live_bytes, (long long)st->now.live_count,
+		(unsigned long long)st->now.total_bytes, (unsigned long long)st->now.total_count,
+		json_num(st->j.all.slope), json_num(st->j.all.r2), st->j.verdict == TREND_LEAK ? "true" : "false",
+		trend_verdict_str(st->j.verdict), SOURCE);
+}
+
+static void json_gc(FILE *f, const struct session *s)
+{
+	const struct gc_state *g = &s->gc;
+
+	if (!s->gc_known) {
+		fputs("{\"collections\":null,\"time_s\":null}", f);
+		return;
+	}
+	fprintf(f, "{\"collections\":%llu,\"time_s\":%.6f,\"by_generation\":[%llu,%llu,%llu]}",
+		(unsigned long long)(g->collections[0] + g->collections[1] + g->collections[2]),
+		g->total_ns / 1e9, (unsigned long long)g->collections[0],
+		(unsigned long long)g->collections[1], (unsigned long long)g->collections[2]);
+}
+
+void report_json(FILE *f, const struct session *s, const struct report_opts *o, bool final)
+{
+	const uint64_t *c = s->counters;
+	struct site **ranked;
+	size_t n;
+
+	ranked = site_table__ranked(s->sites, &n);
+	fprintf(f, "{\"schema\":1,\"time\":%.3f,\"elapsed_s\":%.3f,\"final\":%s,\"exited\":%s,\"pid\":%d,\"comm\":",
+		s->wall, s->elapsed, final ? "true" : "false", s->exited ? "true" : "false", s->pid);
+	json_str(f, s->comm);
+	fputs(",\"exe\":", f);
+	json_str(f, s->exe);
+	fputs(",\"python\":", f);
+	json_str(f, s->py.version);
+	fprintf(f, ",\"mode\":\"%s\",\"coverage\":", MODE);
+	if (s->coverage < 0)
+		fputs("null", f);
+	else
+		fprintf(f, "%.4f", s->coverage);
+	fprintf(f, ",\"rss_bytes\":%llu,\"rss_slope_bytes_per_s\":%.1f,\"rss_r2\":%.4f,\"rss_source\":\"%s\",\"gc\":",
+		(unsigned long long)s->rss_now, json_num(s->rss_j.all.slope), json_num(s->rss_j.all.r2),
+		s->rss_from_bpf ? "rss_stat" : "procfs");
+	json_gc(f, s);
+	fprintf(f, ",\"leak\":%s,\"sites\":[", s->leak ? "true" : "false");
+	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
+		if (!ranked[i]->now.total_count)
+			continue;
+		if (shown++)
+			fputc(',', f);
+		json_site(f, ranked[i]);
+	}
+	fprintf(f, "],\"events\":{\"allocs\":%llu,\"frees\":%llu,\"frees_untracked\":%llu,"
+		   "\"frees_at_exit\":%llu,\"gc\":%llu,\"rss\":%llu},"
+		   "\"dropped\":{\"allocs_map_full\":%llu,\"stacks_map_full\":%llu,\"sites_map_full\":%llu,"
+		   "\"threads_pending_full\":%llu,\"no_thread_state\":%llu,\"frame_read_errors\":%llu,"
+		   "\"truncated_stacks\":%llu}}\n",
+		(unsigned long long)c[PYC_ALLOCS], (unsigned long long)c[PYC_FREES],
+		(unsigned long long)c[PYC_FREE_UNTRACKED], (unsigned long long)c[PYC_FREE_AT_EXIT],
+		(unsigned long long)c[PYC_GC_EVENTS],
+		(unsigned long long)c[PYC_RSS_EVENTS], (unsigned long long)c[PYC_ALLOCS_FULL],
+		(unsigned long long)c[PYC_STACKS_FULL], (unsigned long long)c[PYC_STATS_FULL],
+		(unsigned long long)c[PYC_PENDING_FULL], (unsigned long long)c[PYC_NO_TSTATE],
+		(unsigned long long)c[PYC_READ_ERR], (unsigned long long)c[PYC_TRUNCATED]);
+	fflush(f);
+}
+
+void report_attach(FILE *f, const struct session *s)
+{
+	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator functions probed, GC %s, RSS from %s\n",
+		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs,
+		s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
+	fprintf(f, "pyleakbpf: mode exact: every allocator call is a kernel trap: allocation-heavy code slows down while attached\n");
+	if (!s->py.shared && !s->py.has_symtab)
+		fprintf(f, "pyleakbpf: warning: %s is a stripped static build, likely LTO: most allocations are inlined and invisible to the probes; watch the coverage figure\n",
+			s->py.path);
+}

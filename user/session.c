@@ -1,0 +1,194 @@
+// SPDX-License-Identifier: MIT
+/* Turning map contents into per-site histories and verdicts. */
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include "procfs.h"
+#include "session.h"
+
+#define RSS_HISTORY 1024
+/* Below this much RSS growth, the share the probes saw cannot be estimated. */
+#define COVERAGE_MIN_GROWTH (1u << 20)
+
+int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
+		  double now_mono)
+{
+	memset(s, 0, sizeof(*s));
+	s->pid = py->pid;
+	s->py = *py;
+	s->att = *att;
+	s->start = now_mono;
+	s->coverage = -1;
+	if (proc_comm(s->pid, s->comm, sizeof(s->comm)))
+		snprintf(s->comm, sizeof(s->comm), "?");
+	if (proc_exe(s->pid, s->exe, sizeof(s->exe)))
+		snprintf(s->exe, sizeof(s->exe), "%s", py->path);
+	leak_policy_default(&s->policy);
+	proc_rss(s->pid, &s->rss_start);
+	s->rss_now = s->rss_start;
+	s->sym = symbolizer__new(s->pid, &py->layout.code);
+	s->sites = site_table__new();
+	if (!s->sym || !s->sites || series_init(&s->rss, RSS_HISTORY)) {
+		session__free(s);
+		return -ENOMEM;
+	}
+	return 0;
+}
+
+void session__free(struct session *s)
+{
+	symbolizer__free(s->sym);
+	site_table__free(s->sites);
+	series_free(&s->rss);
+	s->sym = NULL;
+	s->sites = NULL;
+}
+
+static char *dup_or(const char *str, const char *fallback)
+{
+	return strdup(str ? str : fallback);
+}
+
+/* A one-frame stand-in for stacks with no Python frame to show, so every
+ * site has a frame and its bytes stay visible. */
+static int placeholder_frames(const char *function, struct site_frame **out)
+{
+	struct site_frame *f = calloc(1, sizeof(*f));
+
+	if (!f)
+		return -ENOMEM;
+	f->file = strdup("<native>");
+	f->function = strdup(function);
+	f->line = 0;
+	*out = f;
+	return 1;
+}
+
+static int resolve_frames(struct session *s, const struct py_stack *st, struct site_frame **out)
+{
+	struct site_frame *frames;
+	int n = 0, depth = st->depth < PY_MAX_FRAMES ? st->depth : PY_MAX_FRAMES;
+
+	if (!depth)
+		return placeholder_frames(st->flags & PY_STACK_NO_TSTATE ? "<no Python thread state>"
+									 : "<no Python frame>", out);
+	frames = calloc(depth, sizeof(*frames));
+	if (!frames)
+		return -ENOMEM;
+	for (int i = 0; i < depth; i++) {
+		struct sym_frame sf;
+
+		symbolizer__frame(s->sym, &st->frames[i], &sf);
+		/* CPython hides frames still in their prologue from tracebacks;
+		 * so do we, except when nothing else is left. */
+		if (sf.incomplete && (n || i + 1 < depth))
+			continue;
+		frames[n].file = dup_or(sf.file, "<unknown>");
+		frames[n].function = dup_or(sf.function, "<unknown>");
+		frames[n].line = sf.line;
+		n++;
+	}
+	*out = frames;
+	return n;
+}
+
+/* Context for one pass over the site_stats map. */
+struct poll_ctx {
+	struct session *s;
+	struct probes *p;
+	double t;
+};
+
+/* Resolves a stack id seen for the first time. Ids of other processes are
+ * remembered as ignored so their stacks are read only once. */
+static struct site *new_site(struct session *s, struct probes *p, uint64_t id)
+{
+	struct site_frame *frames = NULL;
+	struct py_stack st = {};
+	int n;
+
+	if (id == PY_OVERFLOW_STACK_ID) {
+		n = placeholder_frames("[untracked stacks: stack map full]", &frames);
+	} else if (probes__stack(p, id, &st) || st.tgid != (uint32_t)s->pid) {
+		return site_table__add(s->sites, id, NULL, 0, 0);
+	} else {
+		n = resolve_frames(s, &st, &frames);
+	}
+	if (n <= 0)
+		return NULL;
+	return site_table__add(s->sites, id, frames, n, st.flags);
+}
+
+static void poll_site(uint64_t id, const struct site_stats *st, void *arg)
+{
+	struct poll_ctx *ctx = arg;
+	struct site *site;
+
+	if (!site_table__find(ctx->s->sites, id, &site))
+		site = new_site(ctx->s, ctx->p, id);
+	if (!site)
+		return;
+	site_add_stats(site, st);
+	if (st->live_bytes > 0)
+		ctx->s->tracked_live += (uint64_t)st->live_bytes;
+}
+
+static void poll_rss(struct session *s, struct probes *p)
+{
+	struct rss_state r;
+
+	if (s->att.rss && !probes__rss(p, s->pid, &r) && r.events) {
+		s->rss_now = (uint64_t)(r.bytes[PY_MM_FILEPAGES] + r.bytes[PY_MM_ANONPAGES] +
+					r.bytes[PY_MM_SHMEMPAGES]);
+		s->rss_from_bpf = true;
+		return;
+	}
+	/* The tracepoint is silent until the first change; /proc is exact too. */
+	proc_rss(s->pid, &s->rss_now);
+}
+
+static void estimate_coverage(struct session *s)
+{
+	double growth = (double)s->rss_now - (double)s->rss_start;
+
+	if (growth < COVERAGE_MIN_GROWTH) {
+		s->coverage = -1;
+		return;
+	}
+	s->coverage = (double)s->tracked_live / growth;
+	if (s->coverage > 1)
+		s->coverage = 1;
+}
+
+void session__poll(struct session *s, struct probes *p, double now_mono, double now_wall)
+{
+	struct poll_ctx ctx = { .s = s, .p = p, .t = now_mono - s->start };
+	size_t n;
+	struct site **ranked;
+
+	s->elapsed = ctx.t;
+	s->wall = now_wall;
+	if (!s->exited && proc_alive(s->pid))
+		s->exited = true;
+	s->tracked_live = 0;
+	site_table__begin_poll(s->sites);
+	probes__foreach_site(p, poll_site, &ctx);
+	site_table__end_poll(s->sites, ctx.t);
+	probes__counters(p, s->counters);
+	/* After exit the counters only show the teardown. */
+	if (!s->exited) {
+		poll_rss(s, p);
+		series_push(&s->rss, ctx.t, (double)s->rss_now);
+	}
+	s->gc_known = s->att.gc && !probes__gc(p, s->pid, &s->gc);
+
+	site_table__judge(s->sites, &s->policy);
+	trend_judge(&s->rss, &s->policy, &s->rss_j);
+	estimate_coverage(s);
+
+	s->leak = s->rss_j.verdict == TREND_LEAK;
+	ranked = site_table__ranked(s->sites, &n);
+	if (n && ranked[0]->j.verdict == TREND_LEAK)
+		s->leak = true;
+}

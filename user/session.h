@@ -1,0 +1,52 @@
+/* SPDX-License-Identifier: MIT */
+/* One observed process: what was found in it, what was attached, and the
+ * state built from each poll of the BPF maps. Reports read it; several
+ * sessions can share one `struct probes`. */
+#ifndef PYLEAK_SESSION_H
+#define PYLEAK_SESSION_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "probes.h"
+#include "pytarget.h"
+#include "sites.h"
+#include "symbolize.h"
+#include "trend.h"
+
+struct session {
+	pid_t pid;
+	char comm[64];
+	char exe[PATH_MAX];
+	struct py_interp py;
+	struct probes_attached att;
+	struct symbolizer *sym;
+	struct site_table *sites;
+	struct leak_policy policy;
+
+	double start;            /* monotonic seconds at attach */
+	double elapsed;          /* at the last poll */
+	double wall;             /* unix time of the last poll */
+	bool exited;
+
+	uint64_t rss_start;
+	uint64_t rss_now;
+	bool rss_from_bpf;       /* false: /proc polling (tracepoint unavailable or silent) */
+	struct series rss;
+	struct trend_judgement rss_j;
+
+	struct gc_state gc;
+	bool gc_known;
+
+	uint64_t counters[PYC__COUNT];
+	uint64_t tracked_live;   /* live bytes in the sites, all sites */
+	double coverage;         /* < 0: unknown */
+	bool leak;
+};
+
+int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
+		  double now_mono);
+/* Reads the maps and updates sites, RSS, GC, trends and the verdict. */
+void session__poll(struct session *s, struct probes *p, double now_mono, double now_wall);
+void session__free(struct session *s);
+
+#endif
