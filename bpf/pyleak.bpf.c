@@ -50,7 +50,7 @@ struct pending_call {
 	__u64 size;
 	__u64 old_addr; /* realloc: the block being resized, else 0 */
 	__u64 stack_id;
-	__u32 depth;    /* nested allocator calls on the same thread */
+	__u64 sp;       /* stack pointer at entry: tells nested calls and stale entries apart */
 };
 
 struct {
@@ -131,7 +131,7 @@ static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid)
 	return id;
 }
 
-static __always_inline int alloc_enter(__u64 size, __u64 old_addr)
+static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size, __u64 old_addr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -142,12 +142,14 @@ static __always_inline int alloc_enter(__u64 size, __u64 old_addr)
 	if (!t)
 		return 0;
 	/* PYTHONMALLOC=debug and custom allocators route one domain through
-	 * another: only the outermost call is the program's allocation. */
+	 * another: only the outermost call is the program's allocation. A
+	 * nested call runs deeper (lower sp). An entry at or above the
+	 * recorded sp means that call's return was missed (it began before
+	 * the return probe was attached): replace it. */
 	p = bpf_map_lookup_elem(&pending, &tid);
-	if (p) {
-		p->depth++;
+	if (p && PT_REGS_SP(ctx) < p->sp)
 		return 0;
-	}
+	call.sp = PT_REGS_SP(ctx);
 	call.size = size;
 	call.old_addr = old_addr;
 	call.stack_id = record_stack(t, tgid);
@@ -197,7 +199,7 @@ static __always_inline void remember_alloc(__u32 tgid, __u64 addr, __u64 size, _
 	__sync_fetch_and_add(&st->live_count, 1);
 }
 
-static __always_inline int alloc_exit(__u64 addr)
+static __always_inline int alloc_exit(struct pt_regs *ctx, __u64 addr)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid();
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
@@ -206,10 +208,10 @@ static __always_inline int alloc_exit(__u64 addr)
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p)
 		return 0;
-	if (p->depth) {
-		p->depth--;
+	/* x86-64: `ret` pops the return address, so the outermost call
+	 * returns strictly above its entry sp; nested ones return at or below. */
+	if (PT_REGS_SP(ctx) <= p->sp)
 		return 0;
-	}
 	count(PYC_ALLOCS);
 	/* A failed realloc leaves the old block in place. */
 	if (addr) {
@@ -224,25 +226,25 @@ static __always_inline int alloc_exit(__u64 addr)
 SEC("uprobe")
 int BPF_KPROBE(malloc_enter, size_t size)
 {
-	return alloc_enter(size, 0);
+	return alloc_enter(ctx, size, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(calloc_enter, size_t nelem, size_t elsize)
 {
-	return alloc_enter(nelem * elsize, 0);
+	return alloc_enter(ctx, nelem * elsize, 0);
 }
 
 SEC("uprobe")
 int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
 {
-	return alloc_enter(size, (__u64)ptr);
+	return alloc_enter(ctx, size, (__u64)ptr);
 }
 
 SEC("uretprobe")
 int BPF_KRETPROBE(alloc_return, void *ret)
 {
-	return alloc_exit((__u64)ret);
+	return alloc_exit(ctx, (__u64)ret);
 }
 
 /* Interpreter shutdown frees every module's globals, leaks included. Those

@@ -119,10 +119,14 @@ static int attach_allocator(struct probes *p, const struct py_interp *py, struct
 
 		if (!py->func_off[i])
 			continue;
-		err = attach_uprobe(p, entry_prog(p->skel, kind), false, py->pid, py->host_path,
-				    py->func_off[i]);
-		if (!err && kind != PYF_KIND_FREE)
+		/* Return probe first: a return without an entry is ignored,
+		 * whereas an entry without its return leaves a stale record. */
+		err = 0;
+		if (kind != PYF_KIND_FREE)
 			err = attach_uprobe(p, p->skel->progs.alloc_return, true, py->pid, py->host_path,
+					    py->func_off[i]);
+		if (!err)
+			err = attach_uprobe(p, entry_prog(p->skel, kind), false, py->pid, py->host_path,
 					    py->func_off[i]);
 		if (err) {
 			snprintf(why, whylen, "cannot attach a uprobe to %s in %s: %s", py_funcs[i].name,

@@ -115,6 +115,8 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	err = py_interp_find(opts.pid, py, why, sizeof(why));
+	if (!err)
+		err = py_interp_verify(py, why, sizeof(why));
 	if (err) {
 		ret = exit_for_find(err);
 		goto fail;

@@ -52,6 +52,11 @@ static const struct py_layout layouts[] = {
 			.bytes_data = 32,
 			.linetable = PY_LOCTABLE_311,
 		},
+		.runtime = {
+			.interpreters_head = 40,
+			.interp_threads_head = 16,
+			.tstate_next = 8,
+		},
 	},
 };
 

@@ -34,10 +34,19 @@ struct py_code_layout {
 	enum py_linetable_kind linetable;
 };
 
+/* Enough of the runtime to find every thread state: used at attach to check
+ * that the table matches the live interpreter before trusting it. */
+struct py_runtime_layout {
+	uint16_t interpreters_head; /* _PyRuntime.interpreters.head */
+	uint16_t interp_threads_head;
+	uint16_t tstate_next;
+};
+
 struct py_layout {
 	unsigned int major, minor;
 	struct py_offsets bpf;
 	struct py_code_layout code;
+	struct py_runtime_layout runtime;
 };
 
 /* Fills *out for CPython major.minor. Returns 0, or -ENOTSUP for a version

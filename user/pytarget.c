@@ -186,3 +186,36 @@ out:
 	elf_file__free(ctx.ef);
 	return ret;
 }
+
+/* Thread states a sane interpreter has at most, for the check below. */
+#define MAX_THREADS_CHECKED 4096
+
+int py_interp_verify(const struct py_interp *py, char *why, size_t whylen)
+{
+	const struct py_runtime_layout *r = &py->layout.runtime;
+	uint64_t interp = 0, tstate = 0;
+	uint32_t tid;
+	int err;
+
+	err = proc_read(py->pid, py->runtime_addr + r->interpreters_head, &interp, sizeof(interp));
+	if (!err && interp)
+		err = proc_read(py->pid, interp + r->interp_threads_head, &tstate, sizeof(tstate));
+	for (int i = 0; !err && tstate && i < MAX_THREADS_CHECKED; i++) {
+		err = proc_read(py->pid, tstate + py->layout.bpf.tstate_native_tid, &tid, sizeof(tid));
+		if (!err && tid == (uint32_t)py->pid)
+			return 0;
+		if (!err)
+			err = proc_read(py->pid, tstate + r->tstate_next, &tstate, sizeof(tstate));
+	}
+	if (proc_alive(py->pid))
+		return -ESRCH;
+	if (!interp) {
+		/* Still starting up, or already finalised. */
+		snprintf(why, whylen, "CPython %s in process %d has no interpreter yet (starting up or shutting down)",
+			 py->version, py->pid);
+		return -ENOTSUP;
+	}
+	snprintf(why, whylen, "CPython %s (%s): the %u.%u layout does not match this build (main thread state not found%s%s); not supported",
+		 py->version, py->path, py->major, py->minor, err ? ": " : "", err ? strerror(-err) : "");
+	return -ENOTSUP;
+}

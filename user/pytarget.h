@@ -52,4 +52,9 @@ struct py_interp {
  * Other negative errnos for unreadable files. `why` gets one human line. */
 int py_interp_find(pid_t pid, struct py_interp *out, char *why, size_t whylen);
 
+/* Checks the layout against the live process: the main thread's thread state
+ * must be found through the runtime, with its native thread id. Returns 0,
+ * -ESRCH if the process is gone, or -ENOTSUP (layout does not match). */
+int py_interp_verify(const struct py_interp *py, char *why, size_t whylen);
+
 #endif

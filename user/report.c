@@ -48,6 +48,12 @@ static const char *verdict_word(const struct trend_judgement *j)
 	}
 }
 
+/* A site holding nothing now is churn that came and went: not a lead. */
+static bool worth_showing(const struct site *st)
+{
+	return st->now.live_bytes > 0 || st->j.verdict == TREND_LEAK;
+}
+
 static void print_gc(FILE *f, const struct session *s)
 {
 	const struct gc_state *g = &s->gc;
@@ -119,7 +125,7 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
 		const struct site *st = ranked[i];
 
-		if (!st->now.total_count)
+		if (!worth_showing(st))
 			continue;
 		shown++;
 
@@ -218,7 +224,7 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 	json_gc(f, s);
 	fprintf(f, ",\"leak\":%s,\"sites\":[", s->leak ? "true" : "false");
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
-		if (!ranked[i]->now.total_count)
+		if (!worth_showing(ranked[i]))
 			continue;
 		if (shown++)
 			fputc(',', f);
