@@ -70,7 +70,7 @@ pyleakbpf: $(USER_OBJS)
 	$(call msg,BINARY,$@)
 	$(Q)$(CC) $(CFLAGS) $^ $(LDLIBS) -o $@
 
-$(OUTPUT)/test_%: tests/unit/test_%.c tests/unit/check.h $(PURE_OBJS)
+$(OUTPUT)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(PURE_OBJS)
 	$(call msg,CC,$@)
 	$(Q)$(CC) $(CFLAGS) $(INCLUDES) -Itests/unit $< $(PURE_OBJS) $(LDLIBS) -o $@
 

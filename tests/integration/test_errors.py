@@ -1,5 +1,6 @@
 """Bad input and hostile conditions: each gets one clear line on stderr and
 its own exit code, or a final report that keeps the data."""
+import json
 import os
 import signal
 import subprocess
@@ -124,3 +125,16 @@ def test_sigterm_gives_final_report(target, schema):
     lines = [l for l in out.splitlines() if l]
     assert lines and '"final":true' in lines[-1]
     assert all('"final":false' in l for l in lines[:-1])
+
+
+def test_works_without_tracefs(target, schema):
+    """Nothing needs tracefs: uprobes go through the perf PMU, RSS through a
+    BTF tracepoint. Hide tracefs and debugfs in a private mount namespace."""
+    t = target(pyenv_python(11), "leak_list.py")
+    script = ("mount -t tmpfs none /sys/kernel/tracing && mount -t tmpfs none /sys/kernel/debug && "
+              "exec \"$0\" -p \"$1\" -d 4 -i 2 --json")
+    proc = subprocess.run(["unshare", "-m", "sh", "-c", script, TOOL, str(t.pid)],
+                          capture_output=True, text=True, timeout=60)
+    assert proc.returncode == EXIT_OK, proc.stderr
+    last = json.loads(proc.stdout.splitlines()[-1])
+    assert last["final"] and last["events"]["allocs"] > 0 and last["rss_source"] == "rss_stat", last
