@@ -8,6 +8,7 @@ frame first, to be compared with the stack pyleakbpf walked.
 import json
 import os
 import sys
+import time
 import traceback
 
 _dumped = False
@@ -34,3 +35,15 @@ def dump_stack():
 def run_for():
     """Seconds to run, from PYLEAK_RUN_FOR (default: an hour)."""
     return float(os.environ.get("PYLEAK_RUN_FOR", "3600"))
+
+
+def serve(handle, pause=0.002):
+    """The request loop every target runs: say ready, then call handle(i)
+    every `pause` seconds until PYLEAK_RUN_FOR runs out."""
+    ready()
+    end = time.monotonic() + run_for()
+    i = 0
+    while time.monotonic() < end:
+        handle(i)
+        i += 1
+        time.sleep(pause)

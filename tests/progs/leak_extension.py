@@ -3,7 +3,6 @@ coefficients, both taken through the exported PyMem_* API. Those calls go
 through the PLT even on LTO builds, so the probes see them everywhere."""
 import ctypes
 import decimal
-import time
 
 import _target
 
@@ -19,17 +18,11 @@ def keep_number(i):
     _numbers.append(decimal.Decimal(i) ** 50)
 
 
-def main():
-    decimal.getcontext().prec = 400
-    _target.ready()
-    end = time.monotonic() + _target.run_for()
-    i = 0
-    while time.monotonic() < end:
-        keep_buffer(i)
-        keep_number(i)
-        i += 1
-        time.sleep(0.004)
+def handle(i):
+    keep_buffer(i)
+    keep_number(i)
 
 
 if __name__ == "__main__":
-    main()
+    decimal.getcontext().prec = 400
+    _target.serve(handle, pause=0.004)

@@ -1,7 +1,5 @@
 """A request loop that keeps every record it builds: ~100 KiB/s of growth
 in a module-level list, beside short-lived churn that is freed each time."""
-import time
-
 import _target
 
 _records = []
@@ -17,15 +15,5 @@ def handle(i):
     return len(scratch)
 
 
-def main():
-    _target.ready()
-    end = time.monotonic() + _target.run_for()
-    i = 0
-    while time.monotonic() < end:
-        handle(i)
-        i += 1
-        time.sleep(0.002)
-
-
 if __name__ == "__main__":
-    main()
+    _target.serve(handle)
