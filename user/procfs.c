@@ -58,6 +58,21 @@ int proc_comm(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
+int proc_tgid(pid_t pid, pid_t *tgid)
+{
+	char path[64], buf[4096], *p;
+	int n;
+
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	n = read_small_file(path, buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	p = strstr(buf, "\nTgid:");
+	if (!p || sscanf(p + 6, "%d", tgid) != 1)
+		return -EINVAL;
+	return 0;
+}
+
 int proc_exe(pid_t pid, char *buf, size_t len)
 {
 	char path[64];

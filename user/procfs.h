@@ -20,6 +20,8 @@ struct proc_map {
  * -ESRCH otherwise. */
 int proc_alive(pid_t pid);
 int proc_comm(pid_t pid, char *buf, size_t len);
+/* The process a task id belongs to (itself for a process). */
+int proc_tgid(pid_t pid, pid_t *tgid);
 int proc_exe(pid_t pid, char *buf, size_t len);
 /* "/proc/PID/root" + path: the target's file even inside a chroot or container. */
 int proc_host_path(pid_t pid, const char *path, char *buf, size_t len);

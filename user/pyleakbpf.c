@@ -96,6 +96,7 @@ int main(int argc, char **argv)
 	char why[PATH_MAX + 256] = "";
 	double next;
 	int ret, err, pidfd = -1;
+	pid_t tgid;
 
 	if (opts_parse(argc, argv, &opts, &ret))
 		return ret;
@@ -104,10 +105,15 @@ int main(int argc, char **argv)
 	ret = preflight_privileges(why, sizeof(why));
 	if (ret)
 		goto fail;
-	if (proc_alive(opts.pid)) {
+	if (proc_alive(opts.pid) || proc_tgid(opts.pid, &tgid)) {
 		snprintf(why, sizeof(why), "no process with pid %d", opts.pid);
 		ret = EXIT_NO_PROCESS;
 		goto fail;
+	}
+	/* A thread id (from top -H, say): the probes filter on the process. */
+	if (tgid != opts.pid) {
+		fprintf(stderr, "pyleakbpf: %d is a thread of process %d: observing %d\n", opts.pid, tgid, tgid);
+		opts.pid = tgid;
 	}
 	py = calloc(1, sizeof(*py));
 	if (!py) {

@@ -123,3 +123,13 @@ def test_debian_lto_blind_spot_is_admitted(target, schema):
     human = run_tool("-p", t.pid, "-d", 12, "-i", 2)
     assert "this view is partial" in human.out
     assert "stripped static build, likely LTO" in human.err
+
+
+def test_leak_in_worker_threads_pyenv311(target, schema):
+    t = target(pyenv_python(11), "leak_threads.py")
+    run = run_tool("-p", t.pid, "-d", 14, "-i", 2, "--json")
+    assert run.code == 0, run.err
+    last = run.json_lines(schema)[-1]
+    top = last["sites"][0]
+    assert top["leak"] and innermost(top)[:3] == (t.path, marked_line("leak_threads.py"), "worker"), describe([last])
+    assert top["frames"][1]["function"].endswith("run")  # called from Thread.run

@@ -138,3 +138,13 @@ def test_works_without_tracefs(target, schema):
     assert proc.returncode == EXIT_OK, proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
     assert last["final"] and last["events"]["allocs"] > 0 and last["rss_source"] == "rss_stat", last
+
+
+def test_thread_id_is_resolved_to_its_process(target, schema):
+    t = target(pyenv_python(11), "leak_threads.py")
+    tids = [int(x) for x in os.listdir("/proc/%d/task" % t.pid) if int(x) != t.pid]
+    assert tids, "the target should have worker threads"
+    run = run_tool("-p", tids[0], "-d", 2, "-i", 1, "--json")
+    assert run.code == EXIT_OK, run.err
+    assert "is a thread of process %d" % t.pid in run.err
+    assert run.json_lines(schema)[-1]["pid"] == t.pid

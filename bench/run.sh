@@ -1,0 +1,7 @@
+#!/bin/sh
+# Re-runnable overhead benchmark: builds pyleakbpf if needed, then runs
+# bench/bench.py with Debian's python3. Arguments go to bench.py (--help).
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+make -C "$top" --no-print-directory -s all
+exec /usr/bin/python3 "$top/bench/bench.py" "$@"
