@@ -106,7 +106,7 @@ static __always_inline struct site_stats *stats_for(__u64 *stack_id)
 	return bpf_map_lookup_elem(&site_stats, stack_id);
 }
 
-static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid)
+static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid, __u8 source)
 {
 	struct walk_scratch *s;
 	__u32 zero = 0;
@@ -115,7 +115,7 @@ static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid)
 	s = bpf_map_lookup_elem(&walk_scratch, &zero);
 	if (!s)
 		return PY_OVERFLOW_STACK_ID;
-	id = walk_python_stack(t, s, tgid);
+	id = walk_python_stack(t, s, tgid, source);
 	if (s->stack.flags & PY_STACK_NO_TSTATE)
 		count(PYC_NO_TSTATE);
 	if (s->stack.flags & PY_STACK_READ_ERR)
@@ -152,7 +152,8 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size, __u64 ol
 	call.sp = PT_REGS_SP(ctx);
 	call.size = size;
 	call.old_addr = old_addr;
-	call.stack_id = record_stack(t, tgid);
+	/* The cookie says which allocator this probe sits on. */
+	call.stack_id = record_stack(t, tgid, (__u8)bpf_get_attach_cookie(ctx));
 	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
 		count(PYC_PENDING_FULL);
 	return 0;

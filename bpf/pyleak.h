@@ -71,10 +71,18 @@ struct py_frame {
 #define PY_STACK_NO_TSTATE 0x2 /* no Python thread state on this thread */
 #define PY_STACK_READ_ERR  0x4 /* the walk stopped on an unreadable frame */
 
+/* Which allocator an allocation came through; the attach cookie of its
+ * probe, and part of the stack id so one line can show as two sites. */
+enum py_source {
+	PY_SRC_PYMALLOC = 0, /* PyObject_* / PyMem_* */
+	PY_SRC_MALLOC = 1,   /* libc malloc family: C extensions, ctypes */
+};
+
 struct py_stack {
 	__u32 tgid;
 	__u16 depth;
-	__u16 flags;
+	__u8 flags;
+	__u8 source; /* enum py_source */
 	struct py_frame frames[PY_MAX_FRAMES]; /* innermost first */
 };
 

@@ -168,7 +168,7 @@ static long walk_one_frame(__u32 i, void *arg)
 /* Fills s->stack with the innermost frames of the calling thread and returns
  * its id (never PY_OVERFLOW_STACK_ID). Problems are left in s->stack.flags. */
 static __always_inline __u64 walk_python_stack(const struct py_target *t, struct walk_scratch *s,
-						__u32 tgid)
+						__u32 tgid, __u8 source)
 {
 	struct walk_ctx c = {
 		.o = &t->off,
@@ -180,8 +180,10 @@ static __always_inline __u64 walk_python_stack(const struct py_target *t, struct
 
 	s->stack.tgid = tgid;
 	s->stack.flags = 0;
+	s->stack.source = source;
 	s->stack.depth = 0;
 	c.hash = hash_mix(c.hash, tgid);
+	c.hash = hash_mix(c.hash, source);
 	if (c.size > PY_FRAME_READ_MAX)
 		c.size = PY_FRAME_READ_MAX;
 

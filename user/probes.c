@@ -87,9 +87,9 @@ static int keep_link(struct probes *p, struct bpf_link *link)
 }
 
 static int attach_uprobe(struct probes *p, struct bpf_program *prog, bool ret, pid_t pid,
-			 const char *path, uint64_t off)
+			 const char *path, uint64_t off, uint64_t cookie)
 {
-	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret);
+	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = cookie);
 
 	return keep_link(p, bpf_program__attach_uprobe_opts(prog, pid, path, off, &uo));
 }
@@ -115,25 +115,29 @@ static int attach_allocator(struct probes *p, const struct py_interp *py, struct
 	int err;
 
 	for (int i = 0; i < PYF__COUNT; i++) {
-		enum py_func_kind kind = py_funcs[i].kind;
+		const struct py_func_info *fn = &py_funcs[i];
+		const char *path = py_interp_lib_path(py, fn->lib);
 
 		if (!py->func_off[i])
 			continue;
 		/* Return probe first: a return without an entry is ignored,
 		 * whereas an entry without its return leaves a stale record. */
 		err = 0;
-		if (kind != PYF_KIND_FREE)
-			err = attach_uprobe(p, p->skel->progs.alloc_return, true, py->pid, py->host_path,
-					    py->func_off[i]);
+		if (fn->kind != PYF_KIND_FREE)
+			err = attach_uprobe(p, p->skel->progs.alloc_return, true, py->pid, path, py->func_off[i],
+					    fn->source);
 		if (!err)
-			err = attach_uprobe(p, entry_prog(p->skel, kind), false, py->pid, py->host_path,
-					    py->func_off[i]);
+			err = attach_uprobe(p, entry_prog(p->skel, fn->kind), false, py->pid, path,
+					    py->func_off[i], fn->source);
 		if (err) {
-			snprintf(why, whylen, "cannot attach a uprobe to %s in %s: %s", py_funcs[i].name,
-				 py->path, strerror(-err));
+			snprintf(why, whylen, "cannot attach a uprobe to %s in %s: %s", fn->name, path,
+				 strerror(-err));
 			return err;
 		}
-		out->alloc_funcs++;
+		if (fn->lib == PYLIB_LIBC)
+			out->libc_funcs++;
+		else
+			out->alloc_funcs++;
 	}
 	if (!out->alloc_funcs) {
 		snprintf(why, whylen, "%s exports none of the allocator functions (PyObject_Malloc, ...)",
@@ -160,8 +164,8 @@ static void attach_gc(struct probes *p, const struct py_interp *py, struct probe
 		return;
 	}
 	if (py->gc_main_off &&
-	    !attach_uprobe(p, skel->progs.gc_main_enter, false, py->pid, py->host_path, py->gc_main_off) &&
-	    !attach_uprobe(p, skel->progs.gc_main_return, true, py->pid, py->host_path, py->gc_main_off)) {
+	    !attach_uprobe(p, skel->progs.gc_main_enter, false, py->pid, py->host_path, py->gc_main_off, 0) &&
+	    !attach_uprobe(p, skel->progs.gc_main_return, true, py->pid, py->host_path, py->gc_main_off, 0)) {
 		out->gc = true;
 		out->gc_how = "uprobe gc_collect_main";
 	}

@@ -20,7 +20,8 @@ struct probes_opts {
 
 /* What attaching to one target achieved, for the report. */
 struct probes_attached {
-	int alloc_funcs; /* allocator functions probed */
+	int alloc_funcs; /* interpreter allocator functions probed */
+	int libc_funcs;  /* libc malloc family functions probed */
 	bool gc;         /* GC is observed (USDT or gc_collect_main) */
 	const char *gc_how;
 	bool rss;        /* the rss_stat tracepoint feeds RSS */

@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Locates the interpreter in /proc/PID/maps and reads its ELF for the rest. */
+#include <elf.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -8,16 +9,28 @@
 #include "procfs.h"
 #include "pytarget.h"
 
+/* libc's allocator catches what C extensions and ctypes take directly. The
+ * interpreter's own calls into it (large objects) are nested inside a
+ * PyObject_* call and ignored by the BPF side. */
 const struct py_func_info py_funcs[PYF__COUNT] = {
-	[PYF_OBJECT_MALLOC] = { "PyObject_Malloc", PYF_KIND_MALLOC },
-	[PYF_OBJECT_CALLOC] = { "PyObject_Calloc", PYF_KIND_CALLOC },
-	[PYF_OBJECT_REALLOC] = { "PyObject_Realloc", PYF_KIND_REALLOC },
-	[PYF_OBJECT_FREE] = { "PyObject_Free", PYF_KIND_FREE },
-	[PYF_MEM_MALLOC] = { "PyMem_Malloc", PYF_KIND_MALLOC },
-	[PYF_MEM_CALLOC] = { "PyMem_Calloc", PYF_KIND_CALLOC },
-	[PYF_MEM_REALLOC] = { "PyMem_Realloc", PYF_KIND_REALLOC },
-	[PYF_MEM_FREE] = { "PyMem_Free", PYF_KIND_FREE },
+	[PYF_OBJECT_MALLOC] = { "PyObject_Malloc", PYF_KIND_MALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_OBJECT_CALLOC] = { "PyObject_Calloc", PYF_KIND_CALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_OBJECT_REALLOC] = { "PyObject_Realloc", PYF_KIND_REALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_OBJECT_FREE] = { "PyObject_Free", PYF_KIND_FREE, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_MEM_MALLOC] = { "PyMem_Malloc", PYF_KIND_MALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_MEM_CALLOC] = { "PyMem_Calloc", PYF_KIND_CALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_MEM_REALLOC] = { "PyMem_Realloc", PYF_KIND_REALLOC, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_MEM_FREE] = { "PyMem_Free", PYF_KIND_FREE, PYLIB_PYTHON, PY_SRC_PYMALLOC },
+	[PYF_LIBC_MALLOC] = { "malloc", PYF_KIND_MALLOC, PYLIB_LIBC, PY_SRC_MALLOC },
+	[PYF_LIBC_CALLOC] = { "calloc", PYF_KIND_CALLOC, PYLIB_LIBC, PY_SRC_MALLOC },
+	[PYF_LIBC_REALLOC] = { "realloc", PYF_KIND_REALLOC, PYLIB_LIBC, PY_SRC_MALLOC },
+	[PYF_LIBC_FREE] = { "free", PYF_KIND_FREE, PYLIB_LIBC, PY_SRC_MALLOC },
 };
+
+const char *py_interp_lib_path(const struct py_interp *py, enum py_lib lib)
+{
+	return lib == PYLIB_LIBC ? py->libc_host_path : py->host_path;
+}
 
 /* Carries the search through the maps lines. */
 struct find_ctx {
@@ -135,14 +148,59 @@ static int read_version(struct elf_file *ef, struct py_interp *py)
 	return 0;
 }
 
-static void find_probe_points(struct elf_file *ef, struct py_interp *py)
+static void find_funcs(struct elf_file *ef, enum py_lib lib, struct py_interp *py)
 {
 	struct elf_sym_info sym;
 
 	for (int i = 0; i < PYF__COUNT; i++) {
+		if (py_funcs[i].lib != lib)
+			continue;
 		py->func_off[i] = 0;
-		if (!elf_file__find_symbol(ef, py_funcs[i].name, &sym) && sym.value)
+		if (!elf_file__find_symbol(ef, py_funcs[i].name, &sym) && sym.value && sym.type == STT_FUNC)
 			elf_file__vaddr_to_offset(ef, sym.value, &py->func_off[i]);
+	}
+}
+
+static bool is_libc_name(const char *path)
+{
+	const char *base = strrchr(path, '/');
+
+	base = base ? base + 1 : path;
+	return !strncmp(base, "libc.so", 7) || !strncmp(base, "libc-2.", 7);
+}
+
+static int try_libc(const struct proc_map *m, void *arg)
+{
+	struct py_interp *py = arg;
+	struct elf_file *ef;
+	char host[PATH_MAX];
+	int err = 0;
+
+	if (m->offset != 0 || !is_libc_name(m->path) ||
+	    proc_host_path(py->pid, m->path, host, sizeof(host)))
+		return 0;
+	ef = elf_file__open(host, &err);
+	if (!ef)
+		return 0;
+	find_funcs(ef, PYLIB_LIBC, py);
+	elf_file__free(ef);
+	if (!py->func_off[PYF_LIBC_MALLOC] || !py->func_off[PYF_LIBC_FREE])
+		return 0;
+	snprintf(py->libc_host_path, sizeof(py->libc_host_path), "%s", host);
+	return 1;
+}
+
+static void find_probe_points(struct elf_file *ef, struct py_interp *py)
+{
+	struct elf_sym_info sym;
+
+	find_funcs(ef, PYLIB_PYTHON, py);
+	/* Without libc, native allocations stay unseen; not fatal. */
+	if (proc_maps_foreach(py->pid, try_libc, py) != 1) {
+		py->libc_host_path[0] = '\0';
+		for (int i = 0; i < PYF__COUNT; i++)
+			if (py_funcs[i].lib == PYLIB_LIBC)
+				py->func_off[i] = 0;
 	}
 	py->gc_usdt = elf_file__has_usdt(ef, "python", "gc__start") &&
 		      elf_file__has_usdt(ef, "python", "gc__done");

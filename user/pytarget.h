@@ -19,14 +19,23 @@ enum py_func {
 	PYF_MEM_CALLOC,
 	PYF_MEM_REALLOC,
 	PYF_MEM_FREE,
+	PYF_LIBC_MALLOC,
+	PYF_LIBC_CALLOC,
+	PYF_LIBC_REALLOC,
+	PYF_LIBC_FREE,
 	PYF__COUNT,
 };
 
 enum py_func_kind { PYF_KIND_MALLOC, PYF_KIND_CALLOC, PYF_KIND_REALLOC, PYF_KIND_FREE };
 
+/* Which ELF object a probed function lives in. */
+enum py_lib { PYLIB_PYTHON, PYLIB_LIBC };
+
 struct py_func_info {
 	const char *name;
 	enum py_func_kind kind;
+	enum py_lib lib;
+	int source; /* enum py_source: the probe's attach cookie */
 };
 
 extern const struct py_func_info py_funcs[PYF__COUNT];
@@ -42,10 +51,14 @@ struct py_interp {
 	uint64_t load_bias;
 	uint64_t runtime_addr;
 	struct py_layout layout;
+	char libc_host_path[PATH_MAX]; /* the C library, through /proc/PID/root; "" if none */
 	uint64_t func_off[PYF__COUNT]; /* file offsets for uprobes; 0 when absent */
 	bool gc_usdt;                  /* python:gc__start/gc__done notes present */
 	uint64_t gc_main_off;          /* gc_collect_main, when there is no USDT */
 };
+
+/* Host path of the ELF object a function lives in ("" if not found). */
+const char *py_interp_lib_path(const struct py_interp *py, enum py_lib lib);
 
 /* Returns 0; -ESRCH when the process is gone; -ENOENT when no mapped object
  * defines _PyRuntime (not Python); -ENOTSUP when the version has no layout.

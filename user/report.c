@@ -7,7 +7,6 @@
 #include "report.h"
 
 #define MODE "exact"
-#define SOURCE "pymalloc"
 /* Below this share of the RSS growth, the sites are a partial view. */
 #define LOW_COVERAGE 0.5
 
@@ -52,6 +51,11 @@ static const char *verdict_word(const struct trend_judgement *j)
 static bool worth_showing(const struct site *st)
 {
 	return st->now.live_bytes > 0 || st->j.verdict == TREND_LEAK;
+}
+
+static const char *source_name(int source)
+{
+	return source == PY_SRC_MALLOC ? "malloc" : "pymalloc";
 }
 
 static void print_gc(FILE *f, const struct session *s)
@@ -129,10 +133,11 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 			continue;
 		shown++;
 
-		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s %s:%d in %s\n", shown,
+		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s %s:%d in %s%s\n", shown,
 			bytes_str((double)st->now.live_bytes, b1, sizeof(b1)), (long long)st->now.live_count,
 			rate_str(st->j.all.slope, b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j),
-			st->frames[0].file, st->frames[0].line, st->frames[0].function);
+			st->frames[0].file, st->frames[0].line, st->frames[0].function,
+			st->source == PY_SRC_MALLOC ? "  [malloc]" : "");
 		for (int k = 1; k < st->nframes && k <= o->callers; k++)
 			fprintf(f, "%*s<- %s:%d in %s\n", 49, "", st->frames[k].file, st->frames[k].line,
 				st->frames[k].function);
@@ -182,7 +187,7 @@ static void json_site(FILE *f, const struct site *st)
 		(long long)st->now.live_bytes, (long long)st->now.live_count,
 		(unsigned long long)st->now.total_bytes, (unsigned long long)st->now.total_count,
 		json_num(st->j.all.slope), json_num(st->j.all.r2), st->j.verdict == TREND_LEAK ? "true" : "false",
-		trend_verdict_str(st->j.verdict), SOURCE);
+		trend_verdict_str(st->j.verdict), source_name(st->source));
 }
 
 static void json_gc(FILE *f, const struct session *s)
@@ -247,8 +252,8 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 
 void report_attach(FILE *f, const struct session *s)
 {
-	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator functions probed, GC %s, RSS from %s\n",
-		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs,
+	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator and %d libc functions probed, GC %s, RSS from %s\n",
+		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs, s->att.libc_funcs,
 		s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
 	fprintf(f, "pyleakbpf: mode exact: every allocator call is a kernel trap: allocation-heavy code slows down while attached\n");
 	if (!s->py.shared && !s->py.has_symtab)

@@ -111,13 +111,13 @@ static struct site *new_site(struct session *s, struct probes *p, uint64_t id)
 	if (id == PY_OVERFLOW_STACK_ID) {
 		n = placeholder_frames("[untracked stacks: stack map full]", &frames);
 	} else if (probes__stack(p, id, &st) || st.tgid != (uint32_t)s->pid) {
-		return site_table__add(s->sites, id, NULL, 0, 0);
+		return site_table__add(s->sites, id, NULL, 0, 0, 0);
 	} else {
 		n = resolve_frames(s, &st, &frames);
 	}
 	if (n <= 0)
 		return NULL;
-	return site_table__add(s->sites, id, frames, n, st.flags);
+	return site_table__add(s->sites, id, frames, n, st.flags, st.source);
 }
 
 static void poll_site(uint64_t id, const struct site_stats *st, void *arg)

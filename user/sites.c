@@ -69,9 +69,9 @@ static uint64_t str_hash(uint64_t h, const char *s)
 	return h;
 }
 
-static uint64_t frames_hash(const struct site_frame *f, int n)
+static uint64_t frames_hash(const struct site_frame *f, int n, int source)
 {
-	uint64_t h = 0xcbf29ce484222325ULL;
+	uint64_t h = mix(0xcbf29ce484222325ULL, (uint64_t)source);
 
 	for (int i = 0; i < n; i++) {
 		h = str_hash(h, f[i].file);
@@ -140,11 +140,12 @@ static int grow_ids(struct site_table *t)
 	return 0;
 }
 
-static struct site **frame_slot(struct site **slots, size_t cap, const struct site_frame *f, int n)
+static struct site **frame_slot(struct site **slots, size_t cap, const struct site_frame *f, int n,
+				int source)
 {
-	size_t i = slot_of(frames_hash(f, n), cap);
+	size_t i = slot_of(frames_hash(f, n, source), cap);
 
-	while (slots[i] && !frames_equal(slots[i]->frames, slots[i]->nframes, f, n))
+	while (slots[i] && (slots[i]->source != source || !frames_equal(slots[i]->frames, slots[i]->nframes, f, n)))
 		i = (i + 1) & (cap - 1);
 	return &slots[i];
 }
@@ -173,14 +174,14 @@ static int grow_sites(struct site_table *t)
 	if (!slots)
 		return -ENOMEM;
 	for (size_t k = 0; k < t->n; k++)
-		*frame_slot(slots, cap, t->all[k]->frames, t->all[k]->nframes) = t->all[k];
+		*frame_slot(slots, cap, t->all[k]->frames, t->all[k]->nframes, t->all[k]->source) = t->all[k];
 	free(t->by_frames);
 	t->by_frames = slots;
 	t->framecap = cap;
 	return 0;
 }
 
-static struct site *site_new(struct site_frame *frames, int nframes, uint16_t flags)
+static struct site *site_new(struct site_frame *frames, int nframes, uint16_t flags, int source)
 {
 	struct site *s = calloc(1, sizeof(*s));
 
@@ -193,23 +194,24 @@ static struct site *site_new(struct site_frame *frames, int nframes, uint16_t fl
 	s->frames = frames;
 	s->nframes = nframes;
 	s->flags = flags;
+	s->source = source;
 	return s;
 }
 
 static struct site *site_for_frames(struct site_table *t, struct site_frame *frames, int nframes,
-				    uint16_t flags)
+				    uint16_t flags, int source)
 {
 	struct site **slot, *s;
 
 	if (grow_sites(t))
 		return NULL;
-	slot = frame_slot(t->by_frames, t->framecap, frames, nframes);
+	slot = frame_slot(t->by_frames, t->framecap, frames, nframes, source);
 	if (*slot) {
 		site_frames_free(frames, nframes);
 		(*slot)->flags |= flags;
 		return *slot;
 	}
-	s = site_new(frames, nframes, flags);
+	s = site_new(frames, nframes, flags, source);
 	if (!s)
 		return NULL;
 	*slot = s;
@@ -218,7 +220,7 @@ static struct site *site_for_frames(struct site_table *t, struct site_frame *fra
 }
 
 struct site *site_table__add(struct site_table *t, uint64_t id, struct site_frame *frames, int nframes,
-			     uint16_t flags)
+			     uint16_t flags, int source)
 {
 	struct site *s = NULL;
 	struct id_entry *e;
@@ -228,7 +230,7 @@ struct site *site_table__add(struct site_table *t, uint64_t id, struct site_fram
 		return NULL;
 	}
 	if (frames) {
-		s = site_for_frames(t, frames, nframes, flags);
+		s = site_for_frames(t, frames, nframes, flags, source);
 		if (!s) {
 			site_frames_free(frames, nframes);
 			return NULL;

@@ -21,6 +21,7 @@ struct site {
 	struct site_frame *frames; /* innermost first; never empty */
 	int nframes;
 	uint16_t flags;            /* PY_STACK_* */
+	int source;                /* enum py_source */
 	struct site_stats now;
 	struct series live;        /* live bytes against seconds since attach */
 	struct trend_judgement j;
@@ -33,11 +34,11 @@ void site_table__free(struct site_table *t);
 /* Whether id was seen before; *site is its site, NULL for an id to ignore
  * (another process's stack). */
 bool site_table__find(struct site_table *t, uint64_t id, struct site **site);
-/* Maps id to the site with these frames, creating it if new. Takes ownership
+/* Maps id to the site with these frames and source, creating it if new. Takes ownership
  * of frames (malloc'ed array of malloc'ed strings); frames == NULL marks id
  * as ignored. Returns the site, or NULL (ignored, or out of memory). */
 struct site *site_table__add(struct site_table *t, uint64_t id, struct site_frame *frames, int nframes,
-			     uint16_t flags);
+			     uint16_t flags, int source);
 /* A poll: zero every site, add each id's stats, then record the sums. */
 void site_table__begin_poll(struct site_table *t);
 void site_add_stats(struct site *s, const struct site_stats *st);

@@ -42,6 +42,15 @@ def require_root_and_tool():
         pytest.fail("%s is not built: run make" % TOOL)
 
 
+def marked_lines(prog, marker="# LEAK"):
+    """Line numbers of every line carrying `marker` in tests/progs/prog."""
+    with open(os.path.join(PROGS, prog)) as fh:
+        lines = {n for n, line in enumerate(fh, 1) if marker in line}
+    if not lines:
+        raise AssertionError("%s has no line marked %r" % (prog, marker))
+    return lines
+
+
 def marked_line(prog, marker="# LEAK"):
     """Line number of the line carrying `marker` in tests/progs/prog."""
     with open(os.path.join(PROGS, prog)) as fh:
