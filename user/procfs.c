@@ -27,13 +27,21 @@ static int read_small_file(const char *path, char *buf, size_t len)
 	return (int)n;
 }
 
+/* /proc/PID/<name> into buf, NUL-terminated: its length or a negative errno. */
+static int read_proc_file(pid_t pid, const char *name, char *buf, size_t len)
+{
+	char path[64];
+
+	snprintf(path, sizeof(path), "/proc/%d/%s", pid, name);
+	return read_small_file(path, buf, len);
+}
+
 int proc_alive(pid_t pid)
 {
-	char path[64], buf[512], *p;
+	char buf[512], *p;
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/stat", pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = read_proc_file(pid, "stat", buf, sizeof(buf));
 	if (n < 0)
 		return -ESRCH;
 	/* comm may contain spaces and parentheses: the state follows the last ')'. */
@@ -47,11 +55,9 @@ int proc_alive(pid_t pid)
 
 int proc_comm(pid_t pid, char *buf, size_t len)
 {
-	char path[64];
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/comm", pid);
-	n = read_small_file(path, buf, len);
+	n = read_proc_file(pid, "comm", buf, len);
 	if (n < 0)
 		return n;
 	buf[strcspn(buf, "\n")] = '\0';
@@ -60,11 +66,10 @@ int proc_comm(pid_t pid, char *buf, size_t len)
 
 int proc_tgid(pid_t pid, pid_t *tgid)
 {
-	char path[64], buf[4096], *p;
+	char buf[4096], *p;
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = read_proc_file(pid, "status", buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	p = strstr(buf, "\nTgid:");
@@ -135,11 +140,10 @@ int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx),
 int proc_rss(pid_t pid, uint64_t *bytes)
 {
 	unsigned long long size, resident;
-	char path[64], buf[256];
+	char buf[256];
 	int n;
 
-	snprintf(path, sizeof(path), "/proc/%d/statm", pid);
-	n = read_small_file(path, buf, sizeof(buf));
+	n = read_proc_file(pid, "statm", buf, sizeof(buf));
 	if (n < 0)
 		return n;
 	if (sscanf(buf, "%llu %llu", &size, &resident) != 2)
