@@ -30,7 +30,7 @@ struct site_table *site_table__new(void)
 	return calloc(1, sizeof(struct site_table));
 }
 
-void site_frames_free(struct site_frame *frames, int n)
+static void site_frames_free(struct site_frame *frames, int n)
 {
 	if (!frames)
 		return;
@@ -291,9 +291,4 @@ struct site **site_table__ranked(struct site_table *t, size_t *n)
 	qsort(t->ranked, t->n, sizeof(*t->ranked), rank_cmp);
 	*n = t->n;
 	return t->ranked;
-}
-
-size_t site_table__count(const struct site_table *t)
-{
-	return t->n;
 }

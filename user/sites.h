@@ -47,8 +47,5 @@ void site_table__judge(struct site_table *t, const struct leak_policy *p);
 /* Sites ordered most suspicious first: leaks, then by slope, then by live
  * bytes. The array belongs to the table and lives until the next call. */
 struct site **site_table__ranked(struct site_table *t, size_t *n);
-size_t site_table__count(const struct site_table *t);
-
-void site_frames_free(struct site_frame *frames, int n);
 
 #endif
