@@ -40,6 +40,18 @@ struct find_ctx {
 	int open_errors;
 };
 
+/* Opens the ELF file behind a mapping of its start (the one that tells the
+ * load bias), through /proc/PID/root; host receives that path. NULL for any
+ * other mapping, with *err 0, or when the file cannot be opened. */
+static struct elf_file *open_mapped_start(pid_t pid, const struct proc_map *m, char host[PATH_MAX],
+					  int *err)
+{
+	*err = 0;
+	if (m->offset != 0 || m->path[0] != '/' || proc_host_path(pid, m->path, host, PATH_MAX))
+		return NULL;
+	return elf_file__open(host, err);
+}
+
 static int try_object(const struct proc_map *m, void *arg)
 {
 	struct find_ctx *ctx = arg;
@@ -47,20 +59,15 @@ static int try_object(const struct proc_map *m, void *arg)
 	struct elf_sym_info sym;
 	struct elf_file *ef;
 	char host[PATH_MAX];
-	int err = 0;
+	int err;
 
 	if (m->path[0] != '/' || !strcmp(m->path, ctx->last_path))
 		return 0;
 	snprintf(ctx->last_path, sizeof(ctx->last_path), "%s", m->path);
-	/* Only the mapping of the file's start tells the load bias. */
-	if (m->offset != 0)
-		return 0;
-	if (proc_host_path(py->pid, m->path, host, sizeof(host)))
-		return 0;
-	ef = elf_file__open(host, &err);
+	ef = open_mapped_start(py->pid, m, host, &err);
 	if (!ef) {
 		/* Data files (locale archives, caches) are not ELF: no loss. */
-		if (err != ENOEXEC)
+		if (err && err != ENOEXEC)
 			ctx->open_errors++;
 		return 0;
 	}
@@ -70,7 +77,7 @@ static int try_object(const struct proc_map *m, void *arg)
 	}
 	snprintf(py->path, sizeof(py->path), "%s", m->path);
 	snprintf(py->host_path, sizeof(py->host_path), "%s", host);
-	py->load_bias = elf_file__type(ef) == 3 /* ET_DYN */ ?
+	py->load_bias = elf_file__type(ef) == ET_DYN ?
 				m->start - elf_file__first_load_vaddr(ef) : 0;
 	py->runtime_addr = py->load_bias + sym.value;
 	py->has_symtab = !sym.dynamic;
@@ -174,12 +181,11 @@ static int try_libc(const struct proc_map *m, void *arg)
 	struct py_interp *py = arg;
 	struct elf_file *ef;
 	char host[PATH_MAX];
-	int err = 0;
+	int err;
 
-	if (m->offset != 0 || !is_libc_name(m->path) ||
-	    proc_host_path(py->pid, m->path, host, sizeof(host)))
+	if (!is_libc_name(m->path))
 		return 0;
-	ef = elf_file__open(host, &err);
+	ef = open_mapped_start(py->pid, m, host, &err);
 	if (!ef)
 		return 0;
 	find_funcs(ef, PYLIB_LIBC, py);

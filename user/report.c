@@ -108,11 +108,10 @@ static void print_verdict(FILE *f, const struct session *s, struct site *top)
 
 void report_human(FILE *f, const struct session *s, const struct report_opts *o, bool final)
 {
-	struct site **ranked;
+	struct site **ranked = s->ranked;
+	size_t n = s->nranked;
 	char b1[32], b2[32];
-	size_t n;
 
-	ranked = site_table__ranked(s->sites, &n);
 	if (o->clear_screen && !final)
 		fputs("\033[H\033[2J", f);
 	fprintf(f, "pyleakbpf  pid %d (%s)  CPython %s  mode %s  %.0fs%s\n", s->pid, s->comm, s->py.version,
@@ -207,10 +206,9 @@ static void json_gc(FILE *f, const struct session *s)
 void report_json(FILE *f, const struct session *s, const struct report_opts *o, bool final)
 {
 	const uint64_t *c = s->counters;
-	struct site **ranked;
-	size_t n;
+	struct site **ranked = s->ranked;
+	size_t n = s->nranked;
 
-	ranked = site_table__ranked(s->sites, &n);
 	fprintf(f, "{\"schema\":1,\"time\":%.3f,\"elapsed_s\":%.3f,\"final\":%s,\"exited\":%s,\"pid\":%d,\"comm\":",
 		s->wall, s->elapsed, final ? "true" : "false", s->exited ? "true" : "false", s->pid);
 	json_str(f, s->comm);

@@ -164,8 +164,6 @@ static void estimate_coverage(struct session *s)
 void session__poll(struct session *s, struct probes *p, double now_mono, double now_wall)
 {
 	struct poll_ctx ctx = { .s = s, .p = p, .t = now_mono - s->start };
-	size_t n;
-	struct site **ranked;
 
 	s->elapsed = ctx.t;
 	s->wall = now_wall;
@@ -188,7 +186,7 @@ void session__poll(struct session *s, struct probes *p, double now_mono, double 
 	estimate_coverage(s);
 
 	s->leak = s->rss_j.verdict == TREND_LEAK;
-	ranked = site_table__ranked(s->sites, &n);
-	if (n && ranked[0]->j.verdict == TREND_LEAK)
+	s->ranked = site_table__ranked(s->sites, &s->nranked);
+	if (s->nranked && s->ranked[0]->j.verdict == TREND_LEAK)
 		s->leak = true;
 }

@@ -37,6 +37,9 @@ struct session {
 	struct gc_state gc;
 	bool gc_known;
 
+	struct site **ranked;    /* sites, most suspicious first, as of the last poll */
+	size_t nranked;
+
 	uint64_t counters[PYC__COUNT];
 	uint64_t tracked_live;   /* live bytes in the sites, all sites */
 	double coverage;         /* < 0: unknown */
