@@ -15,7 +15,7 @@ BPF_SYS_INCLUDES := -idirafter /usr/include/$(shell uname -m)-linux-gnu
 CFLAGS  ?= -g -O2
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Iuser -Ibpf
-LDLIBS  := -lbpf -lelf -lz -lm
+LDLIBS  := -lbpf -lelf -lz -lm -lcapstone
 
 # The tests use Debian's pytest and jsonschema, so Debian's python3 runs them
 # whatever python3 comes first on PATH (pyenv shims, say).
@@ -24,8 +24,9 @@ PYTEST  ?= /usr/bin/python3 -m pytest -p no:cacheprovider
 BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
-# Modules with no BPF or /proc dependency: also linked into the unit tests.
-PURE_SRCS := user/trend.c user/linetable.c user/elfsym.c
+# Modules with no BPF dependency: also linked into the unit tests.
+PURE_SRCS := user/trend.c user/linetable.c user/elfsym.c user/guards.c user/sampler.c \
+             user/liveness.c user/procfs.c
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(PURE_SRCS))

@@ -1,12 +1,17 @@
 """Overhead of observing a Python process, measured side by side.
 
 Each workload runs under every variant, interleaved round by round
-(A B C D, A B C D, ...), and the table reports, per variant, the median over
-rounds of (variant time / baseline time of the same round). "baseline again"
-is a second unobserved run: its ratio is the noise floor of the machine.
-pyleakbpf's own CPU seconds and peak RSS are read from its rusage.
+(A B C D E, A B C D E, ...). A run lasts --seconds (or until its iteration
+cap), and what is compared is throughput: iterations per second. Each cell is
+the median over rounds of (baseline throughput / variant throughput) in the
+same round, i.e. the slowdown: 1.00x is free. "baseline again" is a second
+unobserved run, so its distance from 1.00x is the noise floor of the
+machine. For pyleakbpf's default (sampled) mode the table also prints the
+tool's own CPU use while watching (share of one core, start-up excluded),
+its peak RSS, and the cost it models for itself (probe hits x measured trap
+cost, from its JSON).
 
-Run as root: bench/run.sh [--rounds N] [--scale X] [--python PATH ...]
+Run as root: bench/run.sh [--rounds N] [--seconds S] [--python PATH ...]
 """
 import argparse
 import glob
@@ -16,16 +21,19 @@ import signal
 import statistics
 import subprocess
 import sys
+import threading
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 TOOL = os.path.join(HERE, "..", "pyleakbpf")
 WORKLOADS = {
-    # name: (script, iterations at scale 1)
-    "steady alloc loop": ("steady.py", 30000),
-    "pure growth loop": ("growth.py", 30000),
-    "mixed service loop": ("mixed.py", 6000),
+    # name: (script, iteration cap: bounds the growth loop's memory)
+    "steady alloc loop": ("steady.py", 10**9),
+    "pure growth loop": ("growth.py", 4 * 10**6),
+    "mixed service loop": ("mixed.py", 10**9),
 }
+VARIANTS = ["baseline", "baseline again", "pyleakbpf", "pyleakbpf --exact", "tracemalloc"]
+CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 def default_pythons():
@@ -44,78 +52,106 @@ def wait_line(stream, prefix, deadline):
     return None
 
 
-def run_once(python, script, n, variant):
-    """Returns (loop wall seconds, tool cpu seconds or None, tool max rss KiB or None)."""
-    argv = [python]
-    if variant == "tracemalloc":
-        argv += ["-X", "tracemalloc=1"]
-    argv += [os.path.join(HERE, "workloads", script), str(n)]
+def cpu_seconds(pid):
+    with open("/proc/%d/stat" % pid) as fh:
+        fields = fh.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+class Tool:
+    """pyleakbpf watching the target; keeps its last JSON report."""
+
+    def __init__(self, pid, exact):
+        argv = [TOOL, "-p", str(pid), "--json", "-i", "1"] + (["--exact"] if exact else [])
+        self.proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+        if not wait_line(self.proc.stderr, "pyleakbpf: mode", time.monotonic() + 30):
+            raise RuntimeError("pyleakbpf did not attach: %s" % self.proc.stderr.read())
+        self.last = None
+        self.reader = threading.Thread(target=self._read, daemon=True)
+        self.reader.start()
+
+    def _read(self):
+        for line in self.proc.stdout:
+            self.last = json.loads(line)
+
+    def stop(self):
+        self.proc.send_signal(signal.SIGINT)
+        _, _, usage = os.wait4(self.proc.pid, 0)
+        self.proc.returncode = 0
+        self.reader.join(timeout=10)
+        return usage.ru_maxrss
+
+
+def run_once(python, script, cap, seconds, variant):
+    """Returns (iterations per second, tool stats dict or None)."""
+    argv = [python] + (["-X", "tracemalloc=1"] if variant == "tracemalloc" else [])
+    argv += [os.path.join(HERE, "workloads", script), str(cap), str(seconds)]
     target = subprocess.Popen(argv, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
                               cwd=os.path.join(HERE, "workloads"))
     tool = None
+    stats = None
     try:
         if not wait_line(target.stdout, "ready", time.monotonic() + 30):
             raise RuntimeError("%s did not start" % script)
-        if variant == "pyleakbpf exact":
-            tool = subprocess.Popen([TOOL, "-p", str(target.pid), "--json"], stdout=subprocess.DEVNULL,
-                                    stderr=subprocess.PIPE, text=True)
-            if not wait_line(tool.stderr, "pyleakbpf: attached", time.monotonic() + 30):
-                raise RuntimeError("pyleakbpf did not attach: %s" % tool.stderr.read())
+        if variant.startswith("pyleakbpf"):
+            tool = Tool(target.pid, variant.endswith("--exact"))
+            cpu0 = cpu_seconds(tool.proc.pid)
         target.stdin.write("go\n")
         target.stdin.flush()
         result = json.loads(target.stdout.readline())
+        if tool:
+            stats = {"cpu_share": (cpu_seconds(tool.proc.pid) - cpu0) / result["wall_s"]}
         target.wait(timeout=60)
     finally:
         if target.poll() is None:
             target.kill()
             target.wait()
-    cpu = rss = None
-    if tool:
-        tool.send_signal(signal.SIGINT)
-        _, _, usage = os.wait4(tool.pid, 0)
-        tool.returncode = 0
-        cpu, rss = usage.ru_utime + usage.ru_stime, usage.ru_maxrss
-    return result["wall_s"], cpu, rss
+        if tool:
+            rss = tool.stop()
+            if stats is not None:
+                stats["rss_kib"] = rss
+                stats["modelled"] = (tool.last or {}).get("overhead")
+    return result["iters"] / result["wall_s"], stats
 
 
-def bench(python, rounds, scale, variants):
+def bench(python, rounds, seconds):
     print("\n%s (%s)" % (python, subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()))
-    header = "%-20s %10s" % ("workload", "baseline") + "".join(" %16s" % v for v in variants[1:]) + \
-        " %14s %12s" % ("tool CPU s", "tool RSS")
-    print(header)
-    for name, (script, n) in WORKLOADS.items():
-        n = max(1, int(n * scale))
-        times = {v: [] for v in variants}
-        cpus, rsss = [], []
+    print("%-20s %12s" % ("workload", "baseline/s") + "".join(" %17s" % v for v in VARIANTS[1:]) +
+          "   default mode: tool CPU, tool RSS, modelled cost")
+    for name, (script, cap) in WORKLOADS.items():
+        rates = {v: [] for v in VARIANTS}
+        default_stats = []
         for _ in range(rounds):
-            for v in variants:
-                wall, cpu, rss = run_once(python, script, n, v)
-                times[v].append(wall)
-                if cpu is not None:
-                    cpus.append(cpu)
-                    rsss.append(rss)
-        base = times[variants[0]]
-        cells = []
-        for v in variants[1:]:
-            ratios = [t / b for t, b in zip(times[v], base)]
-            cells.append(" %15.2fx" % statistics.median(ratios))
-        tool = " %14.2f %9.1f MiB" % (statistics.median(cpus), max(rsss) / 1024) if cpus else ""
-        print("%-20s %9.3fs" % (name, statistics.median(base)) + "".join(cells) + tool, flush=True)
+            for v in VARIANTS:
+                rate, stats = run_once(python, script, cap, seconds, v)
+                rates[v].append(rate)
+                if v == "pyleakbpf" and stats:
+                    default_stats.append(stats)
+        base = rates[VARIANTS[0]]
+        cells = "".join(" %16.2fx" % statistics.median(b / r for b, r in zip(base, rates[v]))
+                        for v in VARIANTS[1:])
+        tool = ""
+        if default_stats:
+            modelled = [s["modelled"] for s in default_stats if s["modelled"] is not None]
+            tool = "   %5.2f%% of a core, %5.1f MiB, %s" % (
+                100 * statistics.median(s["cpu_share"] for s in default_stats),
+                max(s["rss_kib"] for s in default_stats) / 1024,
+                "%.2f%%" % (100 * statistics.median(modelled)) if modelled else "n/a")
+        print("%-20s %11.0f" % (name, statistics.median(base)) + cells + tool, flush=True)
 
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--rounds", type=int, default=5)
-    ap.add_argument("--scale", type=float, default=1.0, help="multiplies every workload's iterations")
+    ap.add_argument("--seconds", type=float, default=4.0, help="length of each run")
     ap.add_argument("--python", action="append", help="interpreter to bench (repeatable)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (pyleakbpf attaches BPF programs)")
-    variants = ["baseline", "baseline again", "pyleakbpf exact", "tracemalloc"]
-    print("pyleakbpf bench: %d rounds, scale %g; cells are median(variant / baseline) per round"
-          % (args.rounds, args.scale))
+    print("pyleakbpf bench: %d rounds of %gs runs; cells are median(baseline / variant throughput) per round"
+          % (args.rounds, args.seconds))
     for py in args.python or default_pythons():
-        bench(py, args.rounds, args.scale, variants)
+        bench(py, args.rounds, args.seconds)
 
 
 if __name__ == "__main__":

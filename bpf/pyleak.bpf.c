@@ -51,6 +51,8 @@ struct pending_call {
 	__u64 old_addr; /* realloc: the block being resized, else 0 */
 	__u64 stack_id;
 	__u64 sp;       /* stack pointer at entry: tells nested calls and stale entries apart */
+	__u32 source;
+	__u32 pad;
 };
 
 struct {
@@ -59,6 +61,15 @@ struct {
 	__type(key, __u32);
 	__type(value, struct pending_call);
 } pending SEC(".maps");
+
+/* Every probed instruction, by attach cookie: what it is and where its
+ * arguments are. Filled by the loader (user/probes.c). */
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY);
+	__uint(max_entries, PY_MAX_POINTS);
+	__type(key, __u32);
+	__type(value, struct py_point);
+} points SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -87,6 +98,12 @@ static __always_inline void count(__u32 idx)
 
 	if (c)
 		(*c)++;
+}
+
+/* Every trap is cost, whether or not it records anything. */
+static __always_inline void count_hit(__u32 source)
+{
+	count(source == PY_SRC_MALLOC ? PYC_HITS_MALLOC : PYC_HITS_PYMALLOC);
 }
 
 static __always_inline struct site_stats *stats_for(__u64 *stack_id)
@@ -131,16 +148,11 @@ static __always_inline __u64 record_stack(const struct py_target *t, __u32 tgid,
 	return id;
 }
 
-static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size, __u64 old_addr)
+static __always_inline void alloc_enter(struct pt_regs *ctx, const struct py_target *t, __u32 tgid,
+					__u32 tid, __u64 size, __u64 old_addr, __u32 source)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
-	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct pending_call *p, call = {};
-	struct py_target *t;
 
-	t = bpf_map_lookup_elem(&targets, &tgid);
-	if (!t)
-		return 0;
 	/* PYTHONMALLOC=debug and custom allocators route one domain through
 	 * another: only the outermost call is the program's allocation. A
 	 * nested call runs deeper (lower sp). An entry at or above the
@@ -148,15 +160,14 @@ static __always_inline int alloc_enter(struct pt_regs *ctx, __u64 size, __u64 ol
 	 * the return probe was attached): replace it. */
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (p && PT_REGS_SP(ctx) < p->sp)
-		return 0;
+		return;
 	call.sp = PT_REGS_SP(ctx);
 	call.size = size;
 	call.old_addr = old_addr;
-	/* The cookie says which allocator this probe sits on. */
-	call.stack_id = record_stack(t, tgid, (__u8)bpf_get_attach_cookie(ctx));
+	call.source = source;
+	call.stack_id = record_stack(t, tgid, (__u8)source);
 	if (bpf_map_update_elem(&pending, &tid, &call, BPF_ANY))
 		count(PYC_PENDING_FULL);
-	return 0;
 }
 
 static __always_inline void forget_alloc(__u32 tgid, __u64 addr)
@@ -178,12 +189,16 @@ static __always_inline void forget_alloc(__u32 tgid, __u64 addr)
 	bpf_map_delete_elem(&allocs, &key);
 }
 
-static __always_inline void remember_alloc(__u32 tgid, __u64 addr, __u64 size, __u64 stack_id)
+static __always_inline void remember_alloc(__u32 tgid, __u64 addr, __u64 size, __u64 stack_id, __u32 source)
 {
 	struct alloc_key key = { .addr = addr, .tgid = tgid };
-	struct alloc_info info = { .size = size };
+	struct alloc_info info = { .size = size, .source = source };
 	struct site_stats *st;
 
+	/* A block handed out again was freed unseen (a free outside a sampling
+	 * window, or before attach): its old record is dead. */
+	if (bpf_map_lookup_elem(&allocs, &key))
+		forget_alloc(tgid, addr);
 	st = stats_for(&stack_id);
 	if (!st)
 		return;
@@ -200,15 +215,22 @@ static __always_inline void remember_alloc(__u32 tgid, __u64 addr, __u64 size, _
 	__sync_fetch_and_add(&st->live_count, 1);
 }
 
-static __always_inline int alloc_exit(struct pt_regs *ctx, __u64 addr)
+/* Return probes of the allocator functions. */
+SEC("uprobe")
+int point_return(struct pt_regs *ctx)
 {
-	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u64 pid_tgid = bpf_get_current_pid_tgid(), addr = PT_REGS_RC(ctx);
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct pending_call *p;
 
-	p = bpf_map_lookup_elem(&pending, &tid);
-	if (!p)
+	if (!bpf_map_lookup_elem(&targets, &tgid))
 		return 0;
+	p = bpf_map_lookup_elem(&pending, &tid);
+	if (!p) {
+		count(PYC_HITS_PYMALLOC);
+		return 0;
+	}
+	count_hit(p->source);
 	/* x86-64: `ret` pops the return address, so the outermost call
 	 * returns strictly above its entry sp; nested ones return at or below. */
 	if (PT_REGS_SP(ctx) <= p->sp)
@@ -218,34 +240,10 @@ static __always_inline int alloc_exit(struct pt_regs *ctx, __u64 addr)
 	if (addr) {
 		if (p->old_addr)
 			forget_alloc(tgid, p->old_addr);
-		remember_alloc(tgid, addr, p->size, p->stack_id);
+		remember_alloc(tgid, addr, p->size, p->stack_id, p->source);
 	}
 	bpf_map_delete_elem(&pending, &tid);
 	return 0;
-}
-
-SEC("uprobe")
-int BPF_KPROBE(malloc_enter, size_t size)
-{
-	return alloc_enter(ctx, size, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(calloc_enter, size_t nelem, size_t elsize)
-{
-	return alloc_enter(ctx, nelem * elsize, 0);
-}
-
-SEC("uprobe")
-int BPF_KPROBE(realloc_enter, void *ptr, size_t size)
-{
-	return alloc_enter(ctx, size, (__u64)ptr);
-}
-
-SEC("uretprobe")
-int BPF_KRETPROBE(alloc_return, void *ret)
-{
-	return alloc_exit(ctx, (__u64)ret);
 }
 
 /* Interpreter shutdown frees every module's globals, leaks included. Those
@@ -260,21 +258,107 @@ static __always_inline bool finalizing(const struct py_target *t)
 	return tstate != 0;
 }
 
-SEC("uprobe")
-int BPF_KPROBE(free_enter, void *ptr)
+static __always_inline void free_block(const struct py_target *t, __u32 tgid, __u64 ptr)
 {
-	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
-	struct py_target *t;
-
-	t = bpf_map_lookup_elem(&targets, &tgid);
-	if (!ptr || !t)
-		return 0;
+	if (!ptr)
+		return;
 	count(PYC_FREES);
 	if (finalizing(t)) {
 		count(PYC_FREE_AT_EXIT);
-		return 0;
+		return;
 	}
-	forget_alloc(tgid, (__u64)ptr);
+	forget_alloc(tgid, ptr);
+}
+
+/* PY_REG_* number the first words of the x86-64 struct pt_regs. Copied to
+ * the stack because the verifier refuses a computed offset into ctx. */
+static __always_inline __u64 operand_value(const __u64 *regs, const struct py_operand *op)
+{
+	__u64 v = (__u64)op->disp;
+	__s8 base = op->base, index = op->index;
+
+	if (base >= 0 && base < PY_REG__COUNT)
+		v += regs[base];
+	if (index >= 0 && index < PY_REG__COUNT)
+		v += regs[index] * op->scale;
+	return op->width32 ? (__u32)v : v;
+}
+
+/* The block an inlined pymalloc copy is about to return, read before it
+ * runs: the head of the free list of the first used pool of the size class
+ * (pymalloc_alloc under the GIL, so nothing moves in between). 0 when the
+ * copy will take a fresh pool instead, or for a size pymalloc passes on. */
+static __always_inline __u64 predict_block(const struct py_target *t, __u64 nbytes)
+{
+	__u64 pool = 0, next = 0, block = 0;
+	__u64 cls = (nbytes - 1) >> PY_PYMALLOC_ALIGN_SHIFT;
+
+	if (nbytes - 1 >= PY_PYMALLOC_MAX || !t->usedpools)
+		return 0;
+	if (bpf_probe_read_user(&pool, sizeof(pool), (void *)(t->usedpools + cls * 2 * sizeof(__u64))) ||
+	    bpf_probe_read_user(&next, sizeof(next), (void *)(pool + PY_POOL_NEXTPOOL)) || next == pool ||
+	    bpf_probe_read_user(&block, sizeof(block), (void *)(pool + PY_POOL_FREEBLOCK)))
+		return 0;
+	return block;
+}
+
+static __always_inline void guard_alloc(const struct py_target *t, __u32 tgid, __u64 size)
+{
+	__u64 block;
+
+	if (size - 1 >= PY_PYMALLOC_MAX)
+		return; /* pymalloc hands it to libc malloc, probed there */
+	count(PYC_ALLOCS);
+	block = predict_block(t, size);
+	if (!block) {
+		count(PYC_NO_PREDICT);
+		return;
+	}
+	remember_alloc(tgid, block, size, record_stack(t, tgid, PY_SRC_PYMALLOC), PY_SRC_PYMALLOC);
+}
+
+/* Every entry probe: allocator functions (a return probe completes them)
+ * and inlined allocator copies (no return to probe: the block is foreseen,
+ * or the freed pointer read). The cookie indexes `points`. */
+SEC("uprobe")
+int point_hit(struct pt_regs *ctx)
+{
+	__u64 pid_tgid = bpf_get_current_pid_tgid();
+	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid, idx;
+	__u64 regs[PY_REG__COUNT], a0, a1;
+	struct py_target *t;
+	struct py_point *pt;
+
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!t)
+		return 0;
+	idx = (__u32)bpf_get_attach_cookie(ctx);
+	pt = bpf_map_lookup_elem(&points, &idx);
+	if (!pt)
+		return 0;
+	count_hit(pt->source);
+	/* Copied to the stack: the verifier refuses a computed offset into ctx. */
+	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
+		return 0;
+	a0 = operand_value(regs, &pt->arg[0]);
+	a1 = operand_value(regs, &pt->arg[1]);
+	switch (pt->kind) {
+	case PY_PT_GUARD_ALLOC:
+		guard_alloc(t, tgid, a0);
+		break;
+	case PY_PT_FREE:
+		free_block(t, tgid, a0);
+		break;
+	case PY_PT_MALLOC:
+		alloc_enter(ctx, t, tgid, tid, a0, 0, pt->source);
+		break;
+	case PY_PT_CALLOC:
+		alloc_enter(ctx, t, tgid, tid, a0 * a1, 0, pt->source);
+		break;
+	case PY_PT_REALLOC:
+		alloc_enter(ctx, t, tgid, tid, a1, a0, pt->source);
+		break;
+	}
 	return 0;
 }
 

@@ -24,6 +24,52 @@
  * stats map is full, so their bytes are still counted, just not attributed. */
 #define PY_OVERFLOW_STACK_ID 0ULL
 
+/* x86-64 general registers, numbered as the slots of struct pt_regs. */
+enum py_reg {
+	PY_REG_R15, PY_REG_R14, PY_REG_R13, PY_REG_R12, PY_REG_BP, PY_REG_BX, PY_REG_R11, PY_REG_R10,
+	PY_REG_R9, PY_REG_R8, PY_REG_AX, PY_REG_CX, PY_REG_DX, PY_REG_SI, PY_REG_DI, PY_REG__COUNT,
+};
+#define PY_REG_NONE (-1)
+
+/* Where a probed instruction finds an argument: base + index * scale + disp,
+ * over PY_REG_* slots (PY_REG_NONE: absent), cut to 32 bits when width32.
+ * A constant is base = index = PY_REG_NONE. Found by user/guards.c. */
+struct py_operand {
+	__s8 base;
+	__s8 index;
+	__u8 scale;
+	__u8 width32;
+	__u32 pad;
+	__s64 disp;
+};
+
+/* What a probed instruction is. Function entries take their arguments
+ * from the ABI registers and finish in a return probe; an inlined copy's
+ * guard has no return, so its block is foreseen (see predict_block). */
+enum py_point_kind {
+	PY_PT_GUARD_ALLOC = 0, /* arg[0]: size */
+	PY_PT_FREE = 1,        /* arg[0]: pointer; function entry or inlined copy */
+	PY_PT_MALLOC = 2,      /* arg[0]: size */
+	PY_PT_CALLOC = 3,      /* arg[0] * arg[1] */
+	PY_PT_REALLOC = 4,     /* arg[0]: old pointer, arg[1]: size */
+};
+/* Probe points over all targets: ~250 per LTO interpreter, ~10 otherwise. */
+#define PY_MAX_POINTS 4096
+
+/* A probed instruction, indexed by its attach cookie in the `points` map. */
+struct py_point {
+	struct py_operand arg[2];
+	__u32 kind;   /* enum py_point_kind */
+	__u32 source; /* enum py_source */
+};
+
+/* pymalloc (3.10+ on 64-bit): 16-byte size classes up to 512 bytes. */
+#define PY_PYMALLOC_ALIGN_SHIFT 4
+#define PY_PYMALLOC_MAX 512
+/* struct pool_header: freeblock and nextpool. */
+#define PY_POOL_FREEBLOCK 8
+#define PY_POOL_NEXTPOOL 16
+
 enum py_instr_kind {
 	PY_INSTR_INT = 0, /* frame field is an int offset (f_lasti, 3.9/3.10) */
 	PY_INSTR_PTR = 1, /* frame field points into the code object (3.11+) */
@@ -58,6 +104,7 @@ struct py_offsets {
 /* One observed process. Keyed by tgid in the `targets` map. */
 struct py_target {
 	__u64 runtime_addr; /* address of _PyRuntime in the target */
+	__u64 usedpools;    /* pymalloc's usedpools[] in the target; 0 if unknown */
 	struct py_offsets off;
 };
 
@@ -77,6 +124,7 @@ enum py_source {
 	PY_SRC_PYMALLOC = 0, /* PyObject_* / PyMem_* */
 	PY_SRC_MALLOC = 1,   /* libc malloc family: C extensions, ctypes */
 };
+
 
 struct py_stack {
 	__u32 tgid;
@@ -102,6 +150,8 @@ struct alloc_key {
 struct alloc_info {
 	__u64 size;
 	__u64 stack_id;
+	__u32 source; /* enum py_source: with size, says which allocator owns the block */
+	__u32 pad;
 };
 
 #define PY_GC_GENERATIONS 3
@@ -136,6 +186,9 @@ enum py_counter {
 	PYC_TRUNCATED,       /* stack deeper than PY_MAX_FRAMES */
 	PYC_GC_EVENTS,
 	PYC_RSS_EVENTS,
+	PYC_HITS_PYMALLOC,   /* probe traps in the interpreter's allocator (cost) */
+	PYC_HITS_MALLOC,     /* probe traps in libc's malloc family (cost) */
+	PYC_NO_PREDICT,      /* inlined allocation whose block could not be foreseen */
 	PYC__COUNT,
 };
 

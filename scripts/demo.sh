@@ -2,12 +2,8 @@
 # make demo: start the bundled leaking service and watch it for ~20 s.
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
-py=$(ls -d "$HOME"/.pyenv/versions/3.11*/bin/python3.11 2>/dev/null | tail -n 1 || true)
-if [ -z "$py" ]; then
-	py=/usr/bin/python3.11
-	echo "demo: no pyenv CPython 3.11; using $py, an LTO build whose allocator is mostly inlined:" \
-		"expect low coverage" >&2
-fi
+# Debian's stock interpreter (LTO, stripped): what a production service runs.
+py=/usr/bin/python3.11
 sudo=""
 [ "$(id -u)" -eq 0 ] || sudo=sudo
 "$py" "$top/demo/leaky_service.py" &

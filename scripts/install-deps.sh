@@ -2,7 +2,7 @@
 # Installs what pyleakbpf needs to build and test, from Debian packages only.
 # Idempotent and quiet when everything is already there.
 set -eu
-pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev make gcc pkg-config
+pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev make gcc pkg-config
 python3 python3-pytest python3-jsonschema util-linux"
 missing=""
 for p in $pkgs; do

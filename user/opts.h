@@ -12,6 +12,8 @@
 #define DEFAULT_MAX_ALLOCS   (1u << 19) /* ~64 MiB of kernel memory at most */
 #define DEFAULT_MAX_STACKS   (1u << 14)
 #define DEFAULT_BTF_PATH     "/sys/kernel/btf/vmlinux"
+#define DEFAULT_BUDGET_PCT   2.0
+#define DEFAULT_PERIOD_S     1.0
 
 struct pyleak_opts {
 	pid_t pid;
@@ -22,6 +24,9 @@ struct pyleak_opts {
 	bool json;
 	bool fail_on_leak;
 	bool verbose;
+	bool exact;        /* every allocation, all the time */
+	double budget;     /* sampled mode: share of the target's time for traps */
+	double period_s;   /* sampled mode: one window per period */
 	unsigned int max_allocs;
 	unsigned int max_stacks;
 	const char *btf_path; /* NULL: the kernel's own */

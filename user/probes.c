@@ -1,22 +1,54 @@
 // SPDX-License-Identifier: MIT
 /* BPF object lifecycle: open, size the maps, load, attach, read. */
 #include <errno.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
+#include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "procfs.h"
 #include "probes.h"
 #include "pyleak.skel.h"
 
+/* Links that stay for the whole run: GC and RSS probes. */
 #define MAX_LINKS 64
+
+/* uprobe_multi (Linux 6.6) postdates the libbpf this builds against, so the
+ * link is made with the raw syscall. Layout of union bpf_attr's link_create. */
+#define BPF_TRACE_UPROBE_MULTI_NR 48
+#define BPF_F_UPROBE_MULTI_RETURN_NR 1
+
+/* A group's probe points in one file: one uprobe_multi link for the entries,
+ * one for the returns. Closing a link waits for an RCU grace period (~0.1 s
+ * here) however many probes it holds; with one perf-event link per probe,
+ * closing a window on an LTO interpreter took seconds. */
+struct probe_group_state {
+	const char *path;
+	uint64_t *offsets, *cookies;   /* entries */
+	uint64_t *roffsets, *rcookies; /* returns */
+	size_t n, rn, cap, rcap;
+	int entry_fd, return_fd;       /* -1 when detached */
+	bool on;
+};
+
+struct probe_target {
+	pid_t pid;
+	char python_path[PATH_MAX];
+	char libc_path[PATH_MAX];
+	struct probe_group_state groups[PROBE_GROUP__COUNT];
+};
 
 struct probes {
 	struct pyleak_bpf *skel;
 	struct bpf_link *links[MAX_LINKS];
 	int nlinks;
+	struct probe_target *targets;
+	int ntargets;
+	uint32_t npoints; /* slots of the points map in use */
 	int ncpus;
 	bool rss_attached;
 	bool verbose;
@@ -57,6 +89,11 @@ struct probes *probes__new(const struct probes_opts *opts, int *err)
 		goto fail;
 	}
 	p->skel->rodata->page_size = (uint64_t)sysconf(_SC_PAGESIZE);
+	/* Attached only through uprobe_multi links (see probe_group_state). */
+	bpf_program__set_expected_attach_type(p->skel->progs.point_hit, BPF_TRACE_UPROBE_MULTI_NR);
+	bpf_program__set_expected_attach_type(p->skel->progs.point_return, BPF_TRACE_UPROBE_MULTI_NR);
+	bpf_program__set_autoattach(p->skel->progs.point_hit, false);
+	bpf_program__set_autoattach(p->skel->progs.point_return, false);
 	bpf_map__set_max_entries(p->skel->maps.allocs, opts->max_allocs);
 	bpf_map__set_max_entries(p->skel->maps.stacks, opts->max_stacks);
 	/* +1: the overflow site always has its slot. */
@@ -86,65 +123,232 @@ static int keep_link(struct probes *p, struct bpf_link *link)
 	return 0;
 }
 
-static int attach_uprobe(struct probes *p, struct bpf_program *prog, bool ret, pid_t pid,
-			 const char *path, uint64_t off, uint64_t cookie)
+static struct bpf_link *attach_uprobe(struct bpf_program *prog, bool ret, pid_t pid, const char *path,
+				      uint64_t off, uint64_t cookie)
 {
 	LIBBPF_OPTS(bpf_uprobe_opts, uo, .retprobe = ret, .bpf_cookie = cookie);
 
-	return keep_link(p, bpf_program__attach_uprobe_opts(prog, pid, path, off, &uo));
+	return bpf_program__attach_uprobe_opts(prog, pid, path, off, &uo);
 }
 
-static struct bpf_program *entry_prog(struct pyleak_bpf *skel, enum py_func_kind kind)
+
+struct link_create_uprobe_multi {
+	uint32_t prog_fd;
+	uint32_t target_fd;
+	uint32_t attach_type;
+	uint32_t flags;
+	uint64_t path;
+	uint64_t offsets;
+	uint64_t ref_ctr_offsets;
+	uint64_t cookies;
+	uint32_t cnt;
+	uint32_t um_flags;
+	uint32_t pid;
+};
+
+static int uprobe_multi(struct bpf_program *prog, pid_t pid, const char *path, const uint64_t *offsets,
+			const uint64_t *cookies, size_t n, bool ret)
 {
-	switch (kind) {
-	case PYF_KIND_MALLOC:
-		return skel->progs.malloc_enter;
-	case PYF_KIND_CALLOC:
-		return skel->progs.calloc_enter;
-	case PYF_KIND_REALLOC:
-		return skel->progs.realloc_enter;
-	case PYF_KIND_FREE:
-		return skel->progs.free_enter;
-	}
+	/* Sized like the kernel's union bpf_attr; the tail stays zero. */
+	union {
+		struct link_create_uprobe_multi lc;
+		uint8_t bytes[256];
+	} attr;
+	int fd;
+
+	memset(&attr, 0, sizeof(attr));
+	attr.lc.prog_fd = (uint32_t)bpf_program__fd(prog);
+	attr.lc.attach_type = BPF_TRACE_UPROBE_MULTI_NR;
+	attr.lc.path = (uint64_t)(uintptr_t)path;
+	attr.lc.offsets = (uint64_t)(uintptr_t)offsets;
+	attr.lc.cookies = (uint64_t)(uintptr_t)cookies;
+	attr.lc.cnt = (uint32_t)n;
+	attr.lc.um_flags = ret ? BPF_F_UPROBE_MULTI_RETURN_NR : 0;
+	attr.lc.pid = (uint32_t)pid;
+	fd = (int)syscall(__NR_bpf, BPF_LINK_CREATE, &attr, sizeof(attr));
+	return fd < 0 ? -errno : fd;
+}
+
+static struct probe_target *find_target(struct probes *p, pid_t pid)
+{
+	for (int i = 0; i < p->ntargets; i++)
+		if (p->targets[i].pid == pid)
+			return &p->targets[i];
 	return NULL;
 }
 
-static int attach_allocator(struct probes *p, const struct py_interp *py, struct probes_attached *out,
-			    char *why, size_t whylen)
+static int grow(uint64_t **a, uint64_t **b, size_t *cap, size_t n)
 {
+	size_t ncap = *cap ? *cap * 2 : 64;
+	uint64_t *x, *y;
+
+	if (n < *cap)
+		return 0;
+	x = realloc(*a, ncap * sizeof(*x));
+	if (!x)
+		return -ENOMEM;
+	*a = x;
+	y = realloc(*b, ncap * sizeof(*y));
+	if (!y)
+		return -ENOMEM;
+	*b = y;
+	*cap = ncap;
+	return 0;
+}
+
+/* Registers one probe point: its description in the points map, and its
+ * offset in the group's entry list (and return list). */
+static int add_point(struct probes *p, struct probe_group_state *g, const struct py_point *pt, uint64_t off,
+		     bool with_return)
+{
+	uint32_t idx = p->npoints;
 	int err;
 
-	for (int i = 0; i < PYF__COUNT; i++) {
-		const struct py_func_info *fn = &py_funcs[i];
-		const char *path = py_interp_lib_path(py, fn->lib);
+	if (idx >= PY_MAX_POINTS)
+		return -E2BIG;
+	err = bpf_map__update_elem(p->skel->maps.points, &idx, sizeof(idx), pt, sizeof(*pt), BPF_ANY);
+	if (!err)
+		err = grow(&g->offsets, &g->cookies, &g->cap, g->n);
+	if (!err && with_return)
+		err = grow(&g->roffsets, &g->rcookies, &g->rcap, g->rn);
+	if (err)
+		return err;
+	p->npoints++;
+	g->offsets[g->n] = off;
+	g->cookies[g->n++] = idx;
+	if (with_return) {
+		g->roffsets[g->rn] = off;
+		g->rcookies[g->rn++] = idx;
+	}
+	return 0;
+}
 
-		if (!py->func_off[i])
+static struct py_operand reg_arg(int slot)
+{
+	return (struct py_operand){ .base = (int8_t)slot, .index = PY_REG_NONE };
+}
+
+/* An exported allocator function as a probe point: SysV arguments. */
+static struct py_point function_point(const struct py_func_info *fn)
+{
+	struct py_point pt = { .arg = { reg_arg(PY_REG_DI), reg_arg(PY_REG_NONE) },
+			       .source = (uint32_t)fn->source };
+
+	switch (fn->kind) {
+	case PYF_KIND_MALLOC:
+		pt.kind = PY_PT_MALLOC;
+		break;
+	case PYF_KIND_CALLOC:
+		pt.kind = PY_PT_CALLOC;
+		pt.arg[1] = reg_arg(PY_REG_SI);
+		break;
+	case PYF_KIND_REALLOC:
+		pt.kind = PY_PT_REALLOC;
+		pt.arg[1] = reg_arg(PY_REG_SI);
+		break;
+	case PYF_KIND_FREE:
+		pt.kind = PY_PT_FREE;
+		break;
+	}
+	return pt;
+}
+
+/* On an LTO build the exported malloc and free are one more guarded copy,
+ * already among the guard sites: probing their entries too would trap twice. */
+static bool covered_by_guards(const struct py_interp *py, const struct py_func_info *fn)
+{
+	return py->guards.nsites && fn->lib == PYLIB_PYTHON &&
+	       (fn->kind == PYF_KIND_MALLOC || fn->kind == PYF_KIND_FREE);
+}
+
+static int plan_functions(struct probes *p, const struct py_interp *py, struct probe_target *t,
+			  struct probes_attached *out)
+{
+	int err = 0;
+
+	for (int i = 0; i < PYF__COUNT && !err; i++) {
+		const struct py_func_info *fn = &py_funcs[i];
+		bool libc = fn->lib == PYLIB_LIBC;
+		struct py_point pt = function_point(fn);
+
+		if (!py->func_off[i] || covered_by_guards(py, fn))
 			continue;
-		/* Return probe first: a return without an entry is ignored,
-		 * whereas an entry without its return leaves a stale record. */
-		err = 0;
-		if (fn->kind != PYF_KIND_FREE)
-			err = attach_uprobe(p, p->skel->progs.alloc_return, true, py->pid, path, py->func_off[i],
-					    fn->source);
-		if (!err)
-			err = attach_uprobe(p, entry_prog(p->skel, fn->kind), false, py->pid, path,
-					    py->func_off[i], fn->source);
-		if (err) {
-			snprintf(why, whylen, "cannot attach a uprobe to %s in %s: %s", fn->name, path,
-				 strerror(-err));
-			return err;
-		}
-		if (fn->lib == PYLIB_LIBC)
+		err = add_point(p, &t->groups[libc ? PROBE_GROUP_MALLOC : PROBE_GROUP_PYMALLOC], &pt,
+				py->func_off[i], fn->kind != PYF_KIND_FREE);
+		if (libc)
 			out->libc_funcs++;
 		else
 			out->alloc_funcs++;
 	}
-	if (!out->alloc_funcs) {
-		snprintf(why, whylen, "%s exports none of the allocator functions (PyObject_Malloc, ...)",
-			 py->path);
-		return -ENOENT;
+	return err;
+}
+
+static int plan_guards(struct probes *p, const struct py_interp *py, struct probe_target *t,
+		       struct probes_attached *out)
+{
+	int err = 0;
+
+	for (size_t i = 0; i < py->guards.nsites && !err; i++) {
+		const struct guard_site *site = &py->guards.sites[i];
+		struct py_point pt = { .arg = { site->op, reg_arg(PY_REG_NONE) },
+				       .kind = site->kind == GUARD_FREE ? PY_PT_FREE : PY_PT_GUARD_ALLOC,
+				       .source = PY_SRC_PYMALLOC };
+
+		err = add_point(p, &t->groups[PROBE_GROUP_PYMALLOC], &pt, site->offset, false);
 	}
+	out->guard_sites = (int)py->guards.nsites;
+	return err;
+}
+
+static void group_off(struct probe_group_state *g)
+{
+	if (g->entry_fd >= 0)
+		close(g->entry_fd);
+	if (g->return_fd >= 0)
+		close(g->return_fd);
+	g->entry_fd = g->return_fd = -1;
+	g->on = false;
+}
+
+int probes__group_set(struct probes *p, pid_t pid, enum probe_group grp, bool on)
+{
+	struct probe_target *t = find_target(p, pid);
+	struct probe_group_state *g;
+	int fd;
+
+	if (!t)
+		return -ENOENT;
+	g = &t->groups[grp];
+	if (!on) {
+		group_off(g);
+		return 0;
+	}
+	if (g->on || !g->n)
+		return 0;
+	/* Returns first: a return without its entry is ignored, whereas an
+	 * entry without its return would leave a stale pending call. */
+	if (g->rn) {
+		fd = uprobe_multi(p->skel->progs.point_return, pid, g->path, g->roffsets, g->rcookies, g->rn, true);
+		if (fd < 0)
+			return fd;
+		g->return_fd = fd;
+	}
+	fd = uprobe_multi(p->skel->progs.point_hit, pid, g->path, g->offsets, g->cookies, g->n, false);
+	if (fd < 0) {
+		group_off(g);
+		return fd;
+	}
+	g->entry_fd = fd;
+	g->on = true;
 	return 0;
+}
+
+uint64_t probes__group_hits(struct probes *p, enum probe_group g)
+{
+	uint64_t c[PYC__COUNT];
+
+	probes__counters(p, c);
+	return c[g == PROBE_GROUP_MALLOC ? PYC_HITS_MALLOC : PYC_HITS_PYMALLOC];
 }
 
 /* GC is reported when it can be seen; a failure here degrades the report
@@ -164,15 +368,76 @@ static void attach_gc(struct probes *p, const struct py_interp *py, struct probe
 		return;
 	}
 	if (py->gc_main_off &&
-	    !attach_uprobe(p, skel->progs.gc_main_enter, false, py->pid, py->host_path, py->gc_main_off, 0) &&
-	    !attach_uprobe(p, skel->progs.gc_main_return, true, py->pid, py->host_path, py->gc_main_off, 0)) {
+	    !keep_link(p, attach_uprobe(skel->progs.gc_main_enter, false, py->pid, py->host_path, py->gc_main_off, 0)) &&
+	    !keep_link(p, attach_uprobe(skel->progs.gc_main_return, true, py->pid, py->host_path, py->gc_main_off, 0))) {
 		out->gc = true;
 		out->gc_how = "uprobe gc_collect_main";
 	}
 }
 
-int probes__attach(struct probes *p, const struct py_interp *py, struct probes_attached *out,
-		   char *why, size_t whylen)
+static struct probe_target *new_target(struct probes *p, const struct py_interp *py)
+{
+	struct probe_target *t = realloc(p->targets, (p->ntargets + 1) * sizeof(*t));
+
+	if (!t)
+		return NULL;
+	p->targets = t;
+	t = &p->targets[p->ntargets++];
+	memset(t, 0, sizeof(*t));
+	t->pid = py->pid;
+	snprintf(t->python_path, sizeof(t->python_path), "%s", py->host_path);
+	snprintf(t->libc_path, sizeof(t->libc_path), "%s", py->libc_host_path);
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+		t->groups[g].entry_fd = t->groups[g].return_fd = -1;
+	t->groups[PROBE_GROUP_PYMALLOC].path = t->python_path;
+	t->groups[PROBE_GROUP_MALLOC].path = t->libc_path;
+	return t;
+}
+
+static int plan_allocators(struct probes *p, const struct py_interp *py, struct probes_attached *out,
+			   char *why, size_t whylen)
+{
+	struct probe_target *t = new_target(p, py);
+	int err;
+
+	if (!t)
+		return -ENOMEM;
+	err = plan_guards(p, py, t, out);
+	if (!err)
+		err = plan_functions(p, py, t, out);
+	if (err) {
+		snprintf(why, whylen, "cannot plan the allocator probes of %s: %s", py->path, strerror(-err));
+		return err;
+	}
+	if (!out->alloc_funcs && !out->guard_sites) {
+		snprintf(why, whylen, "%s exports none of the allocator functions (PyObject_Malloc, ...)",
+			 py->path);
+		return -ENOENT;
+	}
+	return 0;
+}
+
+/* Attaches every group once, so a probe that cannot attach fails the start,
+ * not a window an hour later. */
+static int check_groups(struct probes *p, pid_t pid, bool keep, char *why, size_t whylen)
+{
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+		int err = probes__group_set(p, pid, g, true);
+
+		if (err) {
+			snprintf(why, whylen, "cannot attach the %s probes of pid %d: %s%s",
+				 g == PROBE_GROUP_MALLOC ? "libc malloc" : "allocator", pid, strerror(-err),
+				 err == -EINVAL || err == -EOPNOTSUPP ? " (uprobe_multi links need Linux 6.6 or later)" : "");
+			return err;
+		}
+		if (!keep)
+			probes__group_set(p, pid, g, false);
+	}
+	return 0;
+}
+
+int probes__attach(struct probes *p, const struct py_interp *py, bool allocators_on,
+		   struct probes_attached *out, char *why, size_t whylen)
 {
 	struct py_target target = { .runtime_addr = py->runtime_addr, .off = py->layout.bpf };
 	struct gc_state gc = {};
@@ -181,6 +446,8 @@ int probes__attach(struct probes *p, const struct py_interp *py, struct probes_a
 	int err;
 
 	memset(out, 0, sizeof(*out));
+	if (py->guards.usedpools_vaddr)
+		target.usedpools = py->guards.usedpools_vaddr + py->load_bias;
 	/* rss_stat only reports counters that change: start from /proc's view. */
 	proc_rss_parts(py->pid, (uint64_t *)&rss.bytes[PY_MM_FILEPAGES], (uint64_t *)&rss.bytes[PY_MM_ANONPAGES],
 		       (uint64_t *)&rss.bytes[PY_MM_SHMEMPAGES]);
@@ -197,7 +464,9 @@ int probes__attach(struct probes *p, const struct py_interp *py, struct probes_a
 		snprintf(why, whylen, "cannot register pid %d in the BPF maps: %s", py->pid, strerror(-err));
 		return err;
 	}
-	err = attach_allocator(p, py, out, why, whylen);
+	err = plan_allocators(p, py, out, why, whylen);
+	if (!err)
+		err = check_groups(p, py->pid, allocators_on, why, whylen);
 	if (err)
 		return err;
 	attach_gc(p, py, out);
@@ -211,10 +480,75 @@ void probes__free(struct probes *p)
 {
 	if (!p)
 		return;
+	for (int i = 0; i < p->ntargets; i++) {
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+			struct probe_group_state *gs = &p->targets[i].groups[g];
+
+			group_off(gs);
+			free(gs->offsets);
+			free(gs->cookies);
+			free(gs->roffsets);
+			free(gs->rcookies);
+		}
+	}
+	free(p->targets);
 	for (int i = 0; i < p->nlinks; i++)
 		bpf_link__destroy(p->links[i]);
 	pyleak_bpf__destroy(p->skel);
 	free(p);
+}
+
+long probes__list_allocs(struct probes *p, pid_t pid, struct tracked_alloc **out)
+{
+	int fd = bpf_map__fd(p->skel->maps.allocs);
+	struct alloc_key key, next;
+	struct tracked_alloc *a = NULL, *tmp;
+	size_t n = 0, cap = 0;
+	void *prev = NULL;
+
+	while (!bpf_map_get_next_key(fd, prev, &next)) {
+		key = next;
+		prev = &key;
+		if (next.tgid != (uint32_t)pid)
+			continue;
+		if (n == cap) {
+			cap = cap ? cap * 2 : 1024;
+			tmp = realloc(a, cap * sizeof(*a));
+			if (!tmp) {
+				free(a);
+				return -ENOMEM;
+			}
+			a = tmp;
+		}
+		if (bpf_map_lookup_elem(fd, &next, &a[n].info))
+			continue;
+		a[n].addr = next.addr;
+		a[n].dead = false;
+		n++;
+	}
+	*out = a;
+	return (long)n;
+}
+
+size_t probes__forget_dead(struct probes *p, pid_t pid, const struct tracked_alloc *a, size_t n)
+{
+	int afd = bpf_map__fd(p->skel->maps.allocs), sfd = bpf_map__fd(p->skel->maps.site_stats);
+	size_t forgotten = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		struct alloc_key key = { .addr = a[i].addr, .tgid = (uint32_t)pid };
+		struct site_stats st;
+
+		if (!a[i].dead || bpf_map_delete_elem(afd, &key))
+			continue;
+		forgotten++;
+		if (bpf_map_lookup_elem(sfd, &a[i].info.stack_id, &st))
+			continue;
+		st.live_bytes -= (int64_t)a[i].info.size;
+		st.live_count--;
+		bpf_map_update_elem(sfd, &a[i].info.stack_id, &st, BPF_EXIST);
+	}
+	return forgotten;
 }
 
 void probes__counters(struct probes *p, uint64_t out[PYC__COUNT])
@@ -264,5 +598,64 @@ int probes__foreach_site(struct probes *p, void (*cb)(uint64_t id, const struct 
 		key = next;
 		prev = &key;
 	}
+	return 0;
+}
+
+/* The function calibration traps on: in this binary, never inlined. */
+__attribute__((noinline)) void pyleak_calibration_target(volatile int *x)
+{
+	(*x)++;
+}
+
+struct self_text {
+	uint64_t addr;
+	uint64_t offset;
+	char path[PATH_MAX];
+};
+
+static int find_self_text(const struct proc_map *m, void *arg)
+{
+	struct self_text *st = arg;
+
+	if (st->addr < m->start || st->addr >= m->end || !m->path[0])
+		return 0;
+	st->offset = st->addr - m->start + m->offset;
+	snprintf(st->path, sizeof(st->path), "%s", m->path);
+	return 1;
+}
+
+static double loop_time(int n)
+{
+	volatile int x = 0;
+	struct timespec a, b;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	for (int i = 0; i < n; i++)
+		pyleak_calibration_target(&x);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+}
+
+int probes__trap_cost(struct probes *p, double *cost_s)
+{
+	struct self_text st = { .addr = (uint64_t)(uintptr_t)pyleak_calibration_target };
+	uint64_t cookie = PY_MAX_POINTS; /* never looked up: this process is no target */
+	double base, probed;
+	int n = 2000, fd;
+
+	/* Also proves uprobes fire here: a kernel without them fails now. */
+	if (proc_maps_foreach(getpid(), find_self_text, &st) != 1)
+		return -ENOENT;
+	base = loop_time(n);
+	/* The real program and link kind; it stops at the target lookup. */
+	fd = uprobe_multi(p->skel->progs.point_hit, getpid(), st.path, &st.offset, &cookie, 1, false);
+	if (fd < 0)
+		return fd;
+	probed = loop_time(n);
+	close(fd);
+	/* A trap costs microseconds; less than half of one means no trap. */
+	if (probed - base < n * 0.5e-6)
+		return -EIO;
+	*cost_s = (probed - base) / n;
 	return 0;
 }

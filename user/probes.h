@@ -18,9 +18,18 @@ struct probes_opts {
 	bool verbose;
 };
 
+/* Allocator probes come in groups, attached and detached together: all the
+ * time in --exact mode, in short windows in the sampled mode. */
+enum probe_group {
+	PROBE_GROUP_PYMALLOC, /* the interpreter's allocator: functions and inlined copies */
+	PROBE_GROUP_MALLOC,   /* libc's malloc family */
+	PROBE_GROUP__COUNT,
+};
+
 /* What attaching to one target achieved, for the report. */
 struct probes_attached {
 	int alloc_funcs; /* interpreter allocator functions probed */
+	int guard_sites; /* inlined allocator copies probed (LTO builds) */
 	int libc_funcs;  /* libc malloc family functions probed */
 	bool gc;         /* GC is observed (USDT or gc_collect_main) */
 	const char *gc_how;
@@ -29,16 +38,39 @@ struct probes_attached {
 
 /* Opens and loads the BPF object. Returns NULL with *err a negative errno. */
 struct probes *probes__new(const struct probes_opts *opts, int *err);
-/* Registers the target in the maps and attaches its probes. Returns 0 or a
- * negative errno; `why` names the probe that failed. */
-int probes__attach(struct probes *p, const struct py_interp *py, struct probes_attached *out,
-		   char *why, size_t whylen);
+/* Registers the target in the maps, attaches GC and RSS probes, and checks
+ * that every allocator probe attaches. With `allocators_on` they stay
+ * attached (--exact); otherwise probes__group_set() opens windows. Returns 0
+ * or a negative errno; `why` names the probe that failed. */
+int probes__attach(struct probes *p, const struct py_interp *py, bool allocators_on,
+		   struct probes_attached *out, char *why, size_t whylen);
+/* Attaches (on) or detaches (off) one group of the target's allocator probes.
+ * Returns 0 or a negative errno. */
+int probes__group_set(struct probes *p, pid_t pid, enum probe_group g, bool on);
+/* Probe traps so far in a group, all targets (the cost model's input). */
+uint64_t probes__group_hits(struct probes *p, enum probe_group g);
 void probes__free(struct probes *p);
+/* Measures one probe hit (kernel trap + the shortest program) on a function
+ * of this process, and so checks uprobes fire at all. 0 or a negative errno. */
+int probes__trap_cost(struct probes *p, double *cost_s);
 
 void probes__counters(struct probes *p, uint64_t out[PYC__COUNT]);
 int probes__rss(struct probes *p, pid_t pid, struct rss_state *out);
 int probes__gc(struct probes *p, pid_t pid, struct gc_state *out);
 int probes__stack(struct probes *p, uint64_t id, struct py_stack *out);
+struct tracked_alloc {
+	uint64_t addr;
+	struct alloc_info info;
+	bool dead;
+};
+
+/* Copies pid's tracked allocations into a malloc'ed *out. Returns the count,
+ * or a negative errno. */
+long probes__list_allocs(struct probes *p, pid_t pid, struct tracked_alloc **out);
+/* Forgets the allocations marked dead (found free from outside): each record
+ * goes and its site's live bytes drop. Call only while pid's allocator
+ * probes are detached, so no BPF program updates the same entries. */
+size_t probes__forget_dead(struct probes *p, pid_t pid, const struct tracked_alloc *a, size_t n);
 /* Calls cb for every site with stats, including the overflow site. */
 int probes__foreach_site(struct probes *p, void (*cb)(uint64_t id, const struct site_stats *st, void *ctx),
 			 void *ctx);

@@ -18,6 +18,7 @@
 #include "pytarget.h"
 #include "report.h"
 #include "session.h"
+#include "windows.h"
 
 static volatile sig_atomic_t stop_signal;
 
@@ -58,20 +59,47 @@ static int exit_for_bpf(int err)
 
 /* Sleeps until `deadline` (monotonic), a signal, or the target's exit.
  * The pidfd makes an exit end the wait at once, so the final report comes
- * while the maps still hold the last allocations. */
-static void wait_until(double deadline, int pidfd)
+ * while the maps still hold the last allocations. Returns false to stop. */
+static bool wait_until(double deadline, void *arg)
 {
+	int pidfd = *(int *)arg;
 	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
 	double left;
 
 	while (!stop_signal && (left = deadline - clock_s(CLOCK_MONOTONIC)) > 0) {
 		if (pidfd < 0) {
-			usleep(left > 0.2 ? 200000 : (useconds_t)(left * 1e6));
+			usleep(left > 0.01 ? 10000 : (useconds_t)(left * 1e6));
 			continue;
 		}
 		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
+			return false;
+	}
+	return !stop_signal;
+}
+
+/* Until the next report is due: in exact mode a plain wait, in sampled mode
+ * as many sampling periods as fit. */
+static void run_until(double deadline, struct windows *w, struct probes *p, int *pidfd)
+{
+	if (!w) {
+		wait_until(deadline, pidfd);
+		return;
+	}
+	while (clock_s(CLOCK_MONOTONIC) + w->policy.o.period_s / 2 < deadline) {
+		if (!windows__run_period(w, p, wait_until, pidfd))
 			return;
 	}
+	wait_until(deadline, pidfd);
+}
+
+/* Pool reads per sweep: 2048 x 16 KiB bounds a sweep to ~32 MiB of copying. */
+#define SWEEP_MAX_POOLS 2048
+
+static double exact_cost(struct probes *p, double trap_cost_s, double elapsed)
+{
+	uint64_t hits = probes__group_hits(p, PROBE_GROUP_PYMALLOC) + probes__group_hits(p, PROBE_GROUP_MALLOC);
+
+	return elapsed > 0 ? hits * trap_cost_s / elapsed : 0;
 }
 
 static void emit(const struct session *s, const struct pyleak_opts *opts, const struct report_opts *ro,
@@ -91,6 +119,8 @@ int main(int argc, char **argv)
 	struct probes_attached att;
 	struct probes *probes = NULL;
 	struct session sess;
+	struct windows win, *windows = NULL;
+	struct sampler_opts so = {};
 	struct py_interp *py = NULL;
 	bool have_session = false, final = false;
 	char why[PATH_MAX + 256] = "";
@@ -142,7 +172,18 @@ int main(int argc, char **argv)
 		ret = exit_for_bpf(err);
 		goto fail;
 	}
-	err = probes__attach(probes, py, &att, why, sizeof(why));
+	so.budget = opts.budget;
+	so.period_s = opts.period_s;
+	so.min_window_s = 0.005;
+	so.max_window_s = opts.period_s / 2;
+	err = probes__trap_cost(probes, &so.trap_cost_s);
+	if (err) {
+		snprintf(why, sizeof(why), "uprobes do not work here: a probe on this program %s",
+			 err == -EIO ? "never fired" : strerror(-err));
+		ret = exit_for_bpf(err);
+		goto fail;
+	}
+	err = probes__attach(probes, py, opts.exact, &att, why, sizeof(why));
 	if (err) {
 		ret = proc_alive(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(err);
 		goto fail;
@@ -152,6 +193,15 @@ int main(int argc, char **argv)
 		goto cleanup;
 	}
 	have_session = true;
+	sess.trap_cost_s = so.trap_cost_s;
+	if (!opts.exact) {
+		uint32_t fin = py->layout.bpf.runtime_finalizing;
+
+		windows__init(&win, &so, opts.pid, py->layout.pool_size, SWEEP_MAX_POOLS,
+			      fin == PY_OFF_NONE ? 0 : py->runtime_addr + fin);
+		windows = &win;
+		session__set_sampling(&sess, (double[2]){ 0, 0 }, 0, 0);
+	}
 
 	pidfd = (int)syscall(SYS_pidfd_open, opts.pid, 0);
 	signal(SIGINT, on_signal);
@@ -160,14 +210,23 @@ int main(int argc, char **argv)
 	ro.top = opts.top;
 	ro.callers = opts.callers;
 	ro.clear_screen = !opts.json && isatty(STDOUT_FILENO);
-	report_attach(stderr, &sess);
+	ro.budget = opts.budget;
+	report_attach(stderr, &sess, &ro);
 
 	next = sess.start;
 	while (!final) {
 		next += opts.interval_s;
 		if (opts.duration_s > 0 && next > sess.start + opts.duration_s)
 			next = sess.start + opts.duration_s;
-		wait_until(next, pidfd);
+		run_until(next, windows, probes, &pidfd);
+		if (windows) {
+			double share[2] = { sampler_seen_share(&win.policy, PROBE_GROUP_PYMALLOC),
+					    sampler_seen_share(&win.policy, PROBE_GROUP_MALLOC) };
+
+			session__set_sampling(&sess, share, sampler_cost(&win.policy), win.swept_dead);
+		}
+		else
+			sess.overhead = exact_cost(probes, so.trap_cost_s, clock_s(CLOCK_MONOTONIC) - sess.start);
 		session__poll(&sess, probes, clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_REALTIME));
 		final = stop_signal || sess.exited ||
 			(opts.duration_s > 0 && sess.elapsed >= opts.duration_s - 1e-3);
@@ -186,6 +245,8 @@ cleanup:
 	if (have_session)
 		session__free(&sess);
 	probes__free(probes);
+	if (py)
+		py_interp_release(py);
 	free(py);
 	return ret;
 }

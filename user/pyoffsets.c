@@ -14,6 +14,7 @@
 static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 11,
+		.pool_size = 16384,
 		.bpf = {
 			.runtime_tstate_current = 576,  /* gilstate.tstate_current */
 			.runtime_tss_key = 592 + 4,     /* gilstate.autoTSSkey._key */

@@ -44,6 +44,7 @@ struct py_runtime_layout {
 
 struct py_layout {
 	unsigned int major, minor;
+	uint32_t pool_size; /* pymalloc pool: 4 KiB in 3.9, 16 KiB in 3.10+ (64-bit) */
 	struct py_offsets bpf;
 	struct py_code_layout code;
 	struct py_runtime_layout runtime;

@@ -213,6 +213,15 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	py->gc_main_off = 0;
 	if (!py->gc_usdt && !elf_file__find_symbol(ef, "gc_collect_main", &sym))
 		elf_file__vaddr_to_offset(ef, sym.value, &py->gc_main_off);
+	/* An unreadable .text only costs the inlined copies: the exported
+	 * functions are still probed, and coverage will say what is missed. */
+	if (guards__scan(ef, &py->guards))
+		memset(&py->guards, 0, sizeof(py->guards));
+}
+
+void py_interp_release(struct py_interp *py)
+{
+	guards__free(&py->guards);
 }
 
 int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)

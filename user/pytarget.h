@@ -8,6 +8,7 @@
 #include <stdbool.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include "guards.h"
 #include "pyoffsets.h"
 
 enum py_func {
@@ -55,6 +56,7 @@ struct py_interp {
 	uint64_t func_off[PYF__COUNT]; /* file offsets for uprobes; 0 when absent */
 	bool gc_usdt;                  /* python:gc__start/gc__done notes present */
 	uint64_t gc_main_off;          /* gc_collect_main, when there is no USDT */
+	struct guard_scan guards;      /* inlined allocator copies (LTO builds); owned */
 };
 
 /* Host path of the ELF object a function lives in ("" if not found). */
@@ -64,6 +66,9 @@ const char *py_interp_lib_path(const struct py_interp *py, enum py_lib lib);
  * defines _PyRuntime (not Python); -ENOTSUP when the version has no layout.
  * Other negative errnos for unreadable files. `why` gets one human line. */
 int py_interp_find(pid_t pid, struct py_interp *out, char *why, size_t whylen);
+
+/* Frees what py_interp_find allocated (the guard sites). */
+void py_interp_release(struct py_interp *py);
 
 /* Checks the layout against the live process: the main thread's thread state
  * must be found through the runtime, with its native thread id. Returns 0,

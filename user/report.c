@@ -6,7 +6,12 @@
 #include <string.h>
 #include "report.h"
 
-#define MODE "exact"
+static const char *mode_name(const struct session *s)
+{
+	return s->sampled ? "sampled" : "exact";
+}
+
+#define est(s, site, v) session__estimate((s), (site), (v))
 /* Below this share of the RSS growth, the sites are a partial view. */
 #define LOW_COVERAGE 0.5
 
@@ -92,9 +97,10 @@ static void print_verdict(FILE *f, const struct session *s, struct site *top)
 	char b1[32], b2[32];
 
 	if (top && top->j.verdict == TREND_LEAK) {
-		fprintf(f, "verdict: LEAK at %s:%d in %s, %s (R² %.2f), %s live\n", top->frames[0].file,
-			top->frames[0].line, top->frames[0].function, rate_str(top->j.all.slope, b1, sizeof(b1)),
-			top->j.all.r2, bytes_str((double)top->now.live_bytes, b2, sizeof(b2)));
+		fprintf(f, "verdict: LEAK at %s:%d in %s, %s%s (R² %.2f), %s live\n", top->frames[0].file,
+			top->frames[0].line, top->frames[0].function, s->sampled ? "~" : "",
+			rate_str(est(s, top, top->j.all.slope), b1, sizeof(b1)), top->j.all.r2,
+			bytes_str(est(s, top, (double)top->now.live_bytes), b2, sizeof(b2)));
 	} else if (s->rss_j.verdict == TREND_LEAK) {
 		fprintf(f, "verdict: LEAK: RSS grows %s (R² %.2f) but no probed site accounts for it%s\n",
 			rate_str(s->rss_j.all.slope, b1, sizeof(b1)), s->rss_j.all.r2,
@@ -115,7 +121,7 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 	if (o->clear_screen && !final)
 		fputs("\033[H\033[2J", f);
 	fprintf(f, "pyleakbpf  pid %d (%s)  CPython %s  mode %s  %.0fs%s\n", s->pid, s->comm, s->py.version,
-		MODE, s->elapsed, final ? (s->exited ? "  [target exited, final]" : "  [final]") : "");
+		mode_name(s), s->elapsed, final ? (s->exited ? "  [target exited, final]" : "  [final]") : "");
 	fprintf(f, "RSS %s  %s (R² %.2f)  coverage %s", bytes_str((double)s->rss_now, b1, sizeof(b1)),
 		rate_str(s->rss_j.all.slope, b2, sizeof(b2)), s->rss_j.all.r2,
 		s->coverage < 0 ? "n/a" : "");
@@ -123,6 +129,12 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 		fprintf(f, "%.0f%%", s->coverage * 100);
 	fputs("  ", f);
 	print_gc(f, s);
+	fputc('\n', f);
+	fprintf(f, "probe cost %.2f%% of the target's time (modelled: %.1f us per trap)", s->overhead * 100,
+		s->trap_cost_s * 1e6);
+	if (s->sampled)
+		fprintf(f, "; sampled 1 in %.0f interpreter and 1 in %.0f libc allocations: figures are estimates",
+			s->scale[PY_SRC_PYMALLOC], s->scale[PY_SRC_MALLOC]);
 	fputc('\n', f);
 	fprintf(f, "%3s %10s %9s %13s %5s %-8s %s\n", "#", "LIVE", "COUNT", "SLOPE", "R²", "VERDICT", "SITE");
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
@@ -133,8 +145,9 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 		shown++;
 
 		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s %s:%d in %s%s\n", shown,
-			bytes_str((double)st->now.live_bytes, b1, sizeof(b1)), (long long)st->now.live_count,
-			rate_str(st->j.all.slope, b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j),
+			bytes_str(est(s, st, (double)st->now.live_bytes), b1, sizeof(b1)),
+			(long long)est(s, st, (double)st->now.live_count),
+			rate_str(est(s, st, st->j.all.slope), b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j),
 			st->frames[0].file, st->frames[0].line, st->frames[0].function,
 			st->source == PY_SRC_MALLOC ? "  [malloc]" : "");
 		for (int k = 1; k < st->nframes && k <= o->callers; k++)
@@ -171,7 +184,7 @@ static double json_num(double v)
 	return isfinite(v) ? v : 0;
 }
 
-static void json_site(FILE *f, const struct site *st)
+static void json_site(FILE *f, const struct session *s, const struct site *st)
 {
 	fputs("{\"frames\":[", f);
 	for (int k = 0; k < st->nframes; k++) {
@@ -181,12 +194,16 @@ static void json_site(FILE *f, const struct site *st)
 		json_str(f, st->frames[k].function);
 		fputc('}', f);
 	}
-	fprintf(f, "],\"bytes\":%lld,\"allocs\":%lld,\"total_bytes\":%llu,\"total_allocs\":%llu,"
-		   "\"slope_bytes_per_s\":%.1f,\"r2\":%.4f,\"leak\":%s,\"verdict\":\"%s\",\"source\":\"%s\"}",
+	fprintf(f, "],\"bytes\":%lld,\"allocs\":%lld,\"sampled_bytes\":%lld,\"sampled_allocs\":%lld,"
+		   "\"total_bytes\":%llu,\"total_allocs\":%llu,"
+		   "\"slope_bytes_per_s\":%.1f,\"r2\":%.4f,\"leak\":%s,\"verdict\":\"%s\",\"reason\":",
+		(long long)est(s, st, (double)st->now.live_bytes), (long long)est(s, st, (double)st->now.live_count),
 		(long long)st->now.live_bytes, (long long)st->now.live_count,
 		(unsigned long long)st->now.total_bytes, (unsigned long long)st->now.total_count,
-		json_num(st->j.all.slope), json_num(st->j.all.r2), st->j.verdict == TREND_LEAK ? "true" : "false",
-		trend_verdict_str(st->j.verdict), source_name(st->source));
+		json_num(est(s, st, st->j.all.slope)), json_num(st->j.all.r2), st->j.verdict == TREND_LEAK ? "true" : "false",
+		trend_verdict_str(st->j.verdict));
+	json_str(f, st->j.reason ? st->j.reason : "");
+	fprintf(f, ",\"source\":\"%s\"}", source_name(st->source));
 }
 
 static void json_gc(FILE *f, const struct session *s)
@@ -216,7 +233,8 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 	json_str(f, s->exe);
 	fputs(",\"python\":", f);
 	json_str(f, s->py.version);
-	fprintf(f, ",\"mode\":\"%s\",\"coverage\":", MODE);
+	fprintf(f, ",\"mode\":\"%s\",\"sample_scale\":[%.2f,%.2f],\"overhead\":%.5f,\"trap_us\":%.2f,\"coverage\":",
+		mode_name(s), json_num(s->scale[0]), json_num(s->scale[1]), json_num(s->overhead), json_num(s->trap_cost_s * 1e6));
 	if (s->coverage < 0)
 		fputs("null", f);
 	else
@@ -231,30 +249,39 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 			continue;
 		if (shown++)
 			fputc(',', f);
-		json_site(f, ranked[i]);
+		json_site(f, s, ranked[i]);
 	}
 	fprintf(f, "],\"events\":{\"allocs\":%llu,\"frees\":%llu,\"frees_untracked\":%llu,"
-		   "\"frees_at_exit\":%llu,\"gc\":%llu,\"rss\":%llu},"
+		   "\"frees_at_exit\":%llu,\"gc\":%llu,\"rss\":%llu,\"traps_pymalloc\":%llu,"
+		   "\"traps_malloc\":%llu,\"freed_between_windows\":%llu},"
 		   "\"dropped\":{\"allocs_map_full\":%llu,\"stacks_map_full\":%llu,\"sites_map_full\":%llu,"
 		   "\"threads_pending_full\":%llu,\"no_thread_state\":%llu,\"frame_read_errors\":%llu,"
-		   "\"truncated_stacks\":%llu}}\n",
+		   "\"truncated_stacks\":%llu,\"unforeseen_blocks\":%llu}}\n",
 		(unsigned long long)c[PYC_ALLOCS], (unsigned long long)c[PYC_FREES],
 		(unsigned long long)c[PYC_FREE_UNTRACKED], (unsigned long long)c[PYC_FREE_AT_EXIT],
 		(unsigned long long)c[PYC_GC_EVENTS],
-		(unsigned long long)c[PYC_RSS_EVENTS], (unsigned long long)c[PYC_ALLOCS_FULL],
+		(unsigned long long)c[PYC_RSS_EVENTS], (unsigned long long)c[PYC_HITS_PYMALLOC],
+		(unsigned long long)c[PYC_HITS_MALLOC], (unsigned long long)s->swept_dead,
+		(unsigned long long)c[PYC_ALLOCS_FULL],
 		(unsigned long long)c[PYC_STACKS_FULL], (unsigned long long)c[PYC_STATS_FULL],
 		(unsigned long long)c[PYC_PENDING_FULL], (unsigned long long)c[PYC_NO_TSTATE],
-		(unsigned long long)c[PYC_READ_ERR], (unsigned long long)c[PYC_TRUNCATED]);
+		(unsigned long long)c[PYC_READ_ERR], (unsigned long long)c[PYC_TRUNCATED],
+		(unsigned long long)c[PYC_NO_PREDICT]);
 	fflush(f);
 }
 
-void report_attach(FILE *f, const struct session *s)
+void report_attach(FILE *f, const struct session *s, const struct report_opts *o)
 {
-	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator and %d libc functions probed, GC %s, RSS from %s\n",
-		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs, s->att.libc_funcs,
-		s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
-	fprintf(f, "pyleakbpf: mode exact: every allocator call is a kernel trap: allocation-heavy code slows down while attached\n");
-	if (!s->py.shared && !s->py.has_symtab)
-		fprintf(f, "pyleakbpf: warning: %s is a stripped static build, likely LTO: most allocations are inlined and invisible to the probes; watch the coverage figure\n",
+	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator functions, %d inlined allocator copies and %d libc functions probed, GC %s, RSS from %s\n",
+		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs, s->att.guard_sites,
+		s->att.libc_funcs, s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
+	if (s->sampled)
+		fprintf(f, "pyleakbpf: mode sampled: probes attached in windows costing at most %.1f%% of the target's time (%.1f us per trap, measured)\n",
+			o->budget * 100, s->trap_cost_s * 1e6);
+	else
+		fprintf(f, "pyleakbpf: mode exact: every allocator call is a trap of %.1f us (measured): allocation-heavy code slows down 10-500x while attached\n",
+			s->trap_cost_s * 1e6);
+	if (!s->py.shared && !s->py.has_symtab && !s->att.guard_sites)
+		fprintf(f, "pyleakbpf: warning: %s is a stripped static build with no inlined allocator copies found: allocations inlined there are invisible; watch the coverage figure\n",
 			s->py.path);
 }

@@ -10,6 +10,8 @@
 #define RSS_HISTORY 1024
 /* Below this much RSS growth, the share the probes saw cannot be estimated. */
 #define COVERAGE_MIN_GROWTH (1u << 20)
+/* Sampled mode: fewer live samples than this say too little about a site. */
+#define MIN_LIVE_SAMPLES 8
 
 int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
 		  double now_mono)
@@ -20,6 +22,7 @@ int session__init(struct session *s, const struct py_interp *py, const struct pr
 	s->att = *att;
 	s->start = now_mono;
 	s->coverage = -1;
+	s->scale[0] = s->scale[1] = 1;
 	if (proc_comm(s->pid, s->comm, sizeof(s->comm)))
 		snprintf(s->comm, sizeof(s->comm), "?");
 	if (proc_exe(s->pid, s->exe, sizeof(s->exe)))
@@ -131,7 +134,7 @@ static void poll_site(uint64_t id, const struct site_stats *st, void *arg)
 		return;
 	site_add_stats(site, st);
 	if (st->live_bytes > 0)
-		ctx->s->tracked_live += (uint64_t)st->live_bytes;
+		ctx->s->tracked_live += (uint64_t)session__estimate(ctx->s, site, (double)st->live_bytes);
 }
 
 static void poll_rss(struct session *s, struct probes *p)
@@ -161,6 +164,69 @@ static void estimate_coverage(struct session *s)
 		s->coverage = 1;
 }
 
+void session__set_sampling(struct session *s, const double seen_share[2], double overhead, uint64_t swept_dead)
+{
+	s->sampled = true;
+	/* Until a window has been measured, the samples are shown as they are. */
+	for (int i = 0; i < 2; i++)
+		s->scale[i] = seen_share[i] > 0 ? 1 / seen_share[i] : 1;
+	s->overhead = overhead;
+	s->swept_dead = swept_dead;
+}
+
+double session__estimate(const struct session *s, const struct site *site, double sampled)
+{
+	return sampled * s->scale[site->source == PY_SRC_MALLOC];
+}
+
+/* RSS answers two questions. Does it grow at all (a loose fit: allocator
+ * caches make RSS a staircase)? That confirms a sampled site. Does it grow
+ * on its own like a leak, fast and straight? That makes the process leak
+ * with no site behind it; a slow creep from fragmentation does not. */
+static void judge_rss(struct session *s)
+{
+	struct leak_policy grows = s->policy, alone = s->policy;
+
+	grows.min_r2 = 0.5;
+	alone.min_slope = 32 * 1024;
+	alone.min_r2 = 0.9;
+	trend_judge(&s->rss, &grows, &s->rss_grow_j);
+	trend_judge(&s->rss, &alone, &s->rss_j);
+}
+
+/* Sampled sites are judged on sampled bytes: the byte thresholds shrink by
+ * the same factor, and a leak needs enough live samples and the exact RSS
+ * clock to agree, since a block freed and re-occupied between windows can
+ * look live. */
+static void judge_sites(struct session *s)
+{
+	struct site **all;
+	size_t n;
+
+	site_table__judge(s->sites, &s->policy);
+	if (!s->sampled)
+		return;
+	all = site_table__ranked(s->sites, &n);
+	for (size_t i = 0; i < n; i++) {
+		struct trend_judgement *j = &all[i]->j;
+		struct leak_policy pol = s->policy;
+		double scale = session__estimate(s, all[i], 1);
+
+		pol.min_slope /= scale;
+		pol.min_growth /= scale;
+		trend_judge(&all[i]->live, &pol, j);
+		if (j->verdict != TREND_LEAK)
+			continue;
+		if (all[i]->now.live_count < MIN_LIVE_SAMPLES) {
+			j->verdict = TREND_GROWING;
+			j->reason = "too few live samples yet";
+		} else if (s->rss_grow_j.verdict != TREND_LEAK) {
+			j->verdict = TREND_GROWING;
+			j->reason = "samples grow but RSS does not confirm it";
+		}
+	}
+}
+
 void session__poll(struct session *s, struct probes *p, double now_mono, double now_wall)
 {
 	struct poll_ctx ctx = { .s = s, .p = p, .t = now_mono - s->start };
@@ -181,8 +247,8 @@ void session__poll(struct session *s, struct probes *p, double now_mono, double 
 	}
 	s->gc_known = s->att.gc && !probes__gc(p, s->pid, &s->gc);
 
-	site_table__judge(s->sites, &s->policy);
-	trend_judge(&s->rss, &s->policy, &s->rss_j);
+	judge_rss(s);
+	judge_sites(s);
 	estimate_coverage(s);
 
 	s->leak = s->rss_j.verdict == TREND_LEAK;

@@ -32,7 +32,8 @@ struct session {
 	uint64_t rss_now;
 	bool rss_from_bpf;       /* false: /proc polling (tracepoint unavailable or silent) */
 	struct series rss;
-	struct trend_judgement rss_j;
+	struct trend_judgement rss_j;      /* RSS on its own: a leak with no site behind it */
+	struct trend_judgement rss_grow_j; /* RSS growing at all: confirms a sampled site */
 
 	struct gc_state gc;
 	bool gc_known;
@@ -40,14 +41,24 @@ struct session {
 	struct site **ranked;    /* sites, most suspicious first, as of the last poll */
 	size_t nranked;
 
+	bool sampled;            /* the default mode; false with --exact */
+	double scale[2];         /* allocations per sampled one, by enum py_source: 1 in exact mode */
+	double overhead;         /* modelled: probe traps' share of the target's time */
+	double trap_cost_s;      /* one probe hit, measured at start-up */
+	uint64_t swept_dead;     /* sampled blocks found freed from outside */
+
 	uint64_t counters[PYC__COUNT];
-	uint64_t tracked_live;   /* live bytes in the sites, all sites */
+	uint64_t tracked_live;   /* live bytes in the sites, all sites (estimated when sampled) */
 	double coverage;         /* < 0: unknown */
 	bool leak;
 };
 
 int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
 		  double now_mono);
+/* The sampled mode's figures for the next poll; exact mode leaves scale 1. */
+void session__set_sampling(struct session *s, const double seen_share[2], double overhead, uint64_t swept_dead);
+/* A site's sampled figure scaled to an estimate of the whole (as is in exact mode). */
+double session__estimate(const struct session *s, const struct site *site, double sampled);
 /* Reads the maps and updates sites, RSS, GC, trends and the verdict. */
 void session__poll(struct session *s, struct probes *p, double now_mono, double now_wall);
 void session__free(struct session *s);

@@ -92,7 +92,9 @@ void series_push(struct series *s, double t, double y)
 
 void leak_policy_default(struct leak_policy *p)
 {
-	p->min_duration_s = 8;
+	/* Longer than a typical warm-up: a cache that fills for several seconds
+	 * and then stays flat must have shown its plateau by the first verdict. */
+	p->min_duration_s = 20;
 	p->min_samples = 5;
 	p->min_slope = 1024;
 	p->min_growth = 256 * 1024;

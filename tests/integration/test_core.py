@@ -1,5 +1,6 @@
 """pyleakbpf -p PID end to end on CPython 3.11: the leaking line is ranked
-first, steady programs are not judged leaking, and every JSON line validates."""
+first, steady programs are not judged leaking, and every JSON line validates.
+Default (sampled) mode unless a test says --exact."""
 import json
 import os
 
@@ -7,7 +8,7 @@ import pytest
 
 from conftest import DEBIAN_311, innermost, marked_line, pyenv_python, run_tool
 
-LEAK_DEADLINE_S = 20
+LEAK_DEADLINE_S = 30
 
 
 def first_named(reports, path, line):
@@ -26,10 +27,14 @@ def describe(reports):
                          for s in last.get("sites", [])[:5])
 
 
-def test_leak_ranked_first_pyenv311(target, schema, tmp_path):
+@pytest.mark.parametrize("python", [DEBIAN_311, "pyenv"])
+def test_exact_mode_ranks_leak_first_with_true_stack(python, target, schema, tmp_path):
+    """--exact sees every allocation: on pyenv through the exported
+    functions, on Debian's LTO build through every inlined copy."""
     dump = tmp_path / "stack.json"
-    t = target(pyenv_python(11), "leak_list.py", env={"PYLEAK_STACK_DUMP": str(dump)})
-    run = run_tool("-p", t.pid, "-d", LEAK_DEADLINE_S, "-i", 2, "--json")
+    python = pyenv_python(11) if python == "pyenv" else python
+    t = target(python, "leak_list.py", env={"PYLEAK_STACK_DUMP": str(dump)})
+    run = run_tool("-p", t.pid, "-d", LEAK_DEADLINE_S, "-i", 2, "--json", "--exact")
     assert run.code == 0, run.err
     reports = run.json_lines(schema)
     assert reports[-1]["final"] and not any(r["final"] for r in reports[:-1])
@@ -40,6 +45,7 @@ def test_leak_ranked_first_pyenv311(target, schema, tmp_path):
     assert last["leak"] is True
     assert last["python"].startswith("3.11.")
     assert last["mode"] == "exact"
+    assert last["coverage"] is not None and last["coverage"] > 0.5, describe(reports)
     top = last["sites"][0]
     assert top["slope_bytes_per_s"] > 10_000 and top["r2"] >= 0.9, describe(reports)
 
@@ -61,20 +67,21 @@ def test_steady_never_leaks_pyenv311(target, schema):
     for r in reports:
         assert r["leak"] is False, describe([r])
         assert not any(s["leak"] for s in r["sites"]), describe([r])
-    # The control really allocates: the probes saw it, and GC ran.
-    assert reports[-1]["events"]["allocs"] > 10_000
+    # The control really allocates: the sampling windows saw it, and GC ran.
+    assert reports[-1]["events"]["allocs"] > 1_000
     assert reports[-1]["gc"]["collections"] > 0
 
 
 def test_human_table_names_the_line(target):
     t = target(pyenv_python(11), "leak_list.py")
-    run = run_tool("-p", t.pid, "-d", 14, "-i", 2)
+    run = run_tool("-p", t.pid, "-d", 24, "-i", 2)
     assert run.code == 0, run.err
     line = marked_line("leak_list.py")
     final = run.out.split("[final]")[-1]
     assert "%s:%d in build_record" % (t.path, line) in final, run.out[-3000:]
     assert "verdict: LEAK at %s:%d in build_record" % (t.path, line) in final, run.out[-3000:]
-    assert "mode exact" in run.err
+    assert "mode sampled" in run.err
+    assert "figures are estimates" in run.out
 
 
 def first_frame_in(site, path):
@@ -110,24 +117,24 @@ def test_extension_leak_on_debian_lto_python(target, schema, tmp_path):
     assert last["gc"]["collections"] is not None and last["gc"]["collections"] > 0
 
 
-def test_debian_lto_blind_spot_is_admitted(target, schema):
-    """A pure-Python leak on the LTO build is invisible to the exported
-    allocator: the tool must say coverage is low, not blame another line."""
-    t = target(DEBIAN_311, "leak_list.py")
+def test_growth_no_allocator_sees_is_admitted(target, schema):
+    """Memory mapped directly (mmap module) never passes an allocator: RSS
+    grows, the tool says the view is partial rather than blame a line."""
+    t = target(DEBIAN_311, "leak_mmap.py")
     run = run_tool("-p", t.pid, "-d", LEAK_DEADLINE_S, "-i", 2, "--json")
     assert run.code == 0, run.err
     last = run.json_lines(schema)[-1]
     assert last["coverage"] is not None and last["coverage"] < 0.5, describe([last])
     assert last["leak"] is True  # RSS grows linearly: the process verdict stands
     assert not any(s["leak"] for s in last["sites"]), describe([last])
-    human = run_tool("-p", t.pid, "-d", 12, "-i", 2)
+    human = run_tool("-p", t.pid, "-d", 24, "-i", 2)
     assert "this view is partial" in human.out
-    assert "stripped static build, likely LTO" in human.err
+    assert "no probed site accounts for it" in human.out
 
 
 def test_leak_in_worker_threads_pyenv311(target, schema):
     t = target(pyenv_python(11), "leak_threads.py")
-    run = run_tool("-p", t.pid, "-d", 14, "-i", 2, "--json")
+    run = run_tool("-p", t.pid, "-d", 24, "-i", 2, "--json")
     assert run.code == 0, run.err
     last = run.json_lines(schema)[-1]
     top = last["sites"][0]

@@ -1,0 +1,103 @@
+// SPDX-License-Identifier: MIT
+/* Attach, wait, detach, sweep: one sampling period; see windows.h. */
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include "procfs.h"
+#include "windows.h"
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+void windows__init(struct windows *w, const struct sampler_opts *o, pid_t pid, uint32_t pool_size,
+		   size_t max_pools, uint64_t finalizing_addr)
+{
+	memset(w, 0, sizeof(*w));
+	sampler_init(&w->policy, o, PROBE_GROUP__COUNT);
+	w->pid = pid;
+	w->pool_size = pool_size;
+	w->max_pools = max_pools;
+	w->finalizing_addr = finalizing_addr;
+}
+
+/* Blocks freed by interpreter shutdown, or unreadable because the process
+ * is gone, are not fixes: the last report must keep the leak. */
+static bool sweep_meaningful(const struct windows *w)
+{
+	uint64_t finalizing = 0;
+
+	if (proc_alive(w->pid))
+		return false;
+	if (w->finalizing_addr && !proc_read(w->pid, w->finalizing_addr, &finalizing, sizeof(finalizing)) &&
+	    finalizing)
+		return false;
+	return true;
+}
+
+static void sweep(struct windows *w, struct probes *p)
+{
+	struct tracked_alloc *a = NULL;
+	long n;
+
+	if (!sweep_meaningful(w))
+		return;
+	n = probes__list_allocs(p, w->pid, &a);
+	if (n > 0) {
+		liveness_sweep(w->pid, w->pool_size, a, (size_t)n, w->max_pools, &w->resume, &w->sweep);
+		/* Checked again: reads from a process that just died all fail. */
+		if (sweep_meaningful(w))
+			w->swept_dead += probes__forget_dead(p, w->pid, a, (size_t)n);
+	}
+	free(a);
+}
+
+bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wait, void *ctx)
+{
+	double start = now_s(), opened[PROBE_GROUP__COUNT], closes[PROBE_GROUP__COUNT];
+	uint64_t hits0[PROBE_GROUP__COUNT];
+	bool on[PROBE_GROUP__COUNT] = {}, go = true;
+	int left = 0;
+
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+		hits0[g] = probes__group_hits(p, g);
+		opened[g] = now_s();
+		w->last_error = probes__group_set(p, w->pid, g, true);
+		if (w->last_error) {
+			w->attach_errors++;
+			continue;
+		}
+		on[g] = true;
+		closes[g] = opened[g] + w->policy.g[g].window_s;
+		left++;
+	}
+	/* Close the windows in the order they end. */
+	while (left) {
+		int next = -1;
+		double closing;
+
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+			if (on[g] && (next < 0 || closes[g] < closes[next]))
+				next = g;
+		if (go)
+			go = wait(closes[next], ctx);
+		/* Detaching removes the breakpoints at once, then waits for a
+		 * grace period (~0.1 s): the window ends when it starts. */
+		closing = now_s();
+		probes__group_set(p, w->pid, next, false);
+		on[next] = false;
+		left--;
+		sampler_record(&w->policy, next, closing - opened[next], probes__group_hits(p, next) - hits0[next]);
+	}
+	if (go)
+		sweep(w, p);
+	if (go)
+		go = wait(start + w->policy.o.period_s, ctx);
+	sampler_period_done(&w->policy, now_s() - start);
+	sampler_plan(&w->policy);
+	return go;
+}
