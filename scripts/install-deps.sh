@@ -3,7 +3,10 @@
 # Idempotent and quiet when everything is already there.
 set -eu
 pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev make gcc pkg-config
-python3 python3-pytest python3-jsonschema util-linux"
+python3 python3-pytest python3-jsonschema util-linux
+python3.11-dbg"
+# python3.11-dbg: the detached debug symbols of Debian's python3.11, which the
+# unit tests use as ground truth for the inlined-allocator discovery.
 missing=""
 for p in $pkgs; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing="$missing $p"

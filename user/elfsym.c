@@ -67,11 +67,27 @@ static Elf_Scn *section_of_type(struct elf_file *ef, Elf64_Word type, GElf_Shdr 
 	return NULL;
 }
 
-static int find_in_table(struct elf_file *ef, Elf64_Word type, const char *name, struct elf_sym_info *out)
+/* GCC's LTO renames the statics it promotes: usedpools.lto_priv.0. */
+static bool name_matches(const char *sname, const char *name, bool lto_suffix)
+{
+	size_t len = strlen(name);
+
+	if (strncmp(sname, name, len))
+		return false;
+	if (!sname[len])
+		return true;
+	return lto_suffix && !strncmp(sname + len, ".lto_priv.", 10);
+}
+
+/* With lto_suffix, a suffixed name must be unique: two promoted statics of
+ * the same name (from two files) are ambiguous. */
+static int find_in_table(struct elf_file *ef, Elf64_Word type, const char *name, bool lto_suffix,
+			 struct elf_sym_info *out)
 {
 	GElf_Shdr shdr;
 	Elf_Scn *scn = section_of_type(ef, type, &shdr);
 	Elf_Data *data;
+	int found = 0;
 	size_t n;
 
 	if (!scn || !shdr.sh_entsize)
@@ -87,23 +103,32 @@ static int find_in_table(struct elf_file *ef, Elf64_Word type, const char *name,
 		if (!gelf_getsym(data, (int)i, &sym) || sym.st_shndx == SHN_UNDEF)
 			continue;
 		sname = elf_strptr(ef->elf, shdr.sh_link, sym.st_name);
-		if (!sname || strcmp(sname, name))
+		if (!sname || !name_matches(sname, name, lto_suffix))
 			continue;
 		out->value = sym.st_value;
 		out->size = sym.st_size;
 		out->type = GELF_ST_TYPE(sym.st_info);
 		out->bind = GELF_ST_BIND(sym.st_info);
 		out->dynamic = type == SHT_DYNSYM;
-		return 0;
+		if (!lto_suffix)
+			return 0;
+		found++;
 	}
-	return -ENOENT;
+	return found == 1 ? 0 : -ENOENT;
 }
 
 int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym_info *out)
 {
-	if (!find_in_table(ef, SHT_SYMTAB, name, out))
+	if (!find_in_table(ef, SHT_SYMTAB, name, false, out))
 		return 0;
-	return find_in_table(ef, SHT_DYNSYM, name, out);
+	return find_in_table(ef, SHT_DYNSYM, name, false, out);
+}
+
+int elf_file__find_static(struct elf_file *ef, const char *name, struct elf_sym_info *out)
+{
+	if (!find_in_table(ef, SHT_SYMTAB, name, false, out))
+		return 0;
+	return find_in_table(ef, SHT_SYMTAB, name, true, out);
 }
 
 static int load_segment(struct elf_file *ef, uint64_t vaddr, GElf_Phdr *out)

@@ -27,6 +27,10 @@ void elf_file__free(struct elf_file *ef);
  * never match. Returns 0, or -ENOENT. */
 int elf_file__find_symbol(struct elf_file *ef, const char *name, struct elf_sym_info *out);
 
+/* A static in .symtab by name, also under the name LTO gives it when it
+ * promotes it (name.lto_priv.N), if that is unique. Returns 0, or -ENOENT. */
+int elf_file__find_static(struct elf_file *ef, const char *name, struct elf_sym_info *out);
+
 /* Link-time virtual address -> offset in the file, through the PT_LOAD headers.
  * This is what uprobes want. Returns 0, or -ENOENT when no segment maps vaddr. */
 int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off);

@@ -359,14 +359,24 @@ uint64_t guards__find_usedpools(const uint8_t *data, size_t len, uint64_t vaddr)
 	return 0;
 }
 
-static uint64_t find_usedpools(struct elf_file *ef)
+/* A name from the binary's own symbols, else from its debug file. */
+static uint64_t named(struct elf_file *ef, struct elf_file *dbg, const char *name)
 {
 	struct elf_sym_info sym;
-	uint64_t addr, size, found = 0;
+
+	if (!elf_file__find_static(ef, name, &sym) || (dbg && !elf_file__find_static(dbg, name, &sym)))
+		return sym.value;
+	return 0;
+}
+
+static uint64_t find_usedpools(struct elf_file *ef, struct elf_file *dbg)
+{
+	uint64_t addr, size, found;
 	uint8_t *data;
 
-	if (!elf_file__find_symbol(ef, "usedpools", &sym))
-		return sym.value;
+	found = named(ef, dbg, "usedpools");
+	if (found)
+		return found;
 	/* Stripped: the initial values are in .data unless the file is a PIE,
 	 * whose pointers are relocations (left for later; see guards.h). */
 	if (elf_file__find_section(ef, ".data", &addr, &size) || !size)
@@ -387,8 +397,9 @@ static int add_entry(struct guard_scan *g, size_t *cap, struct elf_file *ef, uin
 	return vaddr ? add_site(g, cap, ef, vaddr, kind, &op) : 0;
 }
 
-int guards__scan(struct elf_file *ef, struct guard_scan *out)
+int guards__scan(struct elf_file *ef, struct elf_file *dbg, struct guard_scan *out)
 {
+	uint64_t sym_malloc, sym_free;
 	struct text t = {};
 	uint8_t *bytes = NULL;
 	size_t cap = 0;
@@ -417,7 +428,15 @@ int guards__scan(struct elf_file *ef, struct guard_scan *out)
 		out->malloc_vaddr = out->free_vaddr = 0;
 		goto out_close;
 	}
-	out->usedpools_vaddr = find_usedpools(ef);
+	/* Where names exist they are the truth: a guard read wrongly must not
+	 * send probes to the wrong places. */
+	sym_malloc = named(ef, dbg, "_PyObject_Malloc");
+	sym_free = named(ef, dbg, "_PyObject_Free");
+	if ((sym_malloc && sym_malloc != out->malloc_vaddr) || (sym_free && sym_free != out->free_vaddr)) {
+		err = -EPROTO;
+		goto out_close;
+	}
+	out->usedpools_vaddr = find_usedpools(ef, dbg);
 	err = scan_guards(cs, &t, ef, out->malloc_vaddr, GUARD_ALLOC, out, &cap);
 	if (!err)
 		err = scan_guards(cs, &t, ef, out->free_vaddr, GUARD_FREE, out, &cap);

@@ -40,10 +40,14 @@ struct guard_scan {
 	size_t not_alloc;         /* guard-shaped tests that call no allocator */
 };
 
-/* Scans ef. Returns 0 with out->nsites == 0 when the build has no inlined
- * copies (a non-LTO build: the exported functions see everything), -ENOMEM,
- * or -EIO/-ENOENT when the file cannot be read. Free with guards__free(). */
-int guards__scan(struct elf_file *ef, struct guard_scan *out);
+/* Scans ef. `dbg`, when not NULL, is its detached debug file (Debian's
+ * python3.X-dbg, matched by build-id): its names for the static allocators
+ * and usedpools are then used, and the guards must agree with them.
+ * Returns 0 with out->nsites == 0 when the build has no inlined copies (a
+ * non-LTO build: the exported functions see everything), -ENOMEM, -EIO or
+ * -ENOENT when the file cannot be read, or -EPROTO when the guards disagree
+ * with the debug symbols. Free with guards__free(). */
+int guards__scan(struct elf_file *ef, struct elf_file *dbg, struct guard_scan *out);
 void guards__free(struct guard_scan *g);
 
 /* Exposed for the unit tests: finds usedpools[] in the initialised data by

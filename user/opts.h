@@ -13,7 +13,7 @@
 #define DEFAULT_MAX_STACKS   (1u << 14)
 #define DEFAULT_BTF_PATH     "/sys/kernel/btf/vmlinux"
 #define DEFAULT_BUDGET_PCT   2.0
-#define DEFAULT_PERIOD_S     1.0
+#define DEFAULT_PERIOD_S     4.0
 
 struct pyleak_opts {
 	pid_t pid;

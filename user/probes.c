@@ -261,7 +261,7 @@ static bool covered_by_guards(const struct py_interp *py, const struct py_func_i
 	       (fn->kind == PYF_KIND_MALLOC || fn->kind == PYF_KIND_FREE);
 }
 
-static int plan_functions(struct probes *p, const struct py_interp *py, struct probe_target *t,
+static int plan_functions(struct probes *p, const struct py_interp *py, struct probe_target *t, bool frees,
 			  struct probes_attached *out)
 {
 	int err = 0;
@@ -271,7 +271,7 @@ static int plan_functions(struct probes *p, const struct py_interp *py, struct p
 		bool libc = fn->lib == PYLIB_LIBC;
 		struct py_point pt = function_point(fn);
 
-		if (!py->func_off[i] || covered_by_guards(py, fn))
+		if (!py->func_off[i] || covered_by_guards(py, fn) || (!frees && fn->kind == PYF_KIND_FREE))
 			continue;
 		err = add_point(p, &t->groups[libc ? PROBE_GROUP_MALLOC : PROBE_GROUP_PYMALLOC], &pt,
 				py->func_off[i], fn->kind != PYF_KIND_FREE);
@@ -283,7 +283,7 @@ static int plan_functions(struct probes *p, const struct py_interp *py, struct p
 	return err;
 }
 
-static int plan_guards(struct probes *p, const struct py_interp *py, struct probe_target *t,
+static int plan_guards(struct probes *p, const struct py_interp *py, struct probe_target *t, bool frees,
 		       struct probes_attached *out)
 {
 	int err = 0;
@@ -294,9 +294,11 @@ static int plan_guards(struct probes *p, const struct py_interp *py, struct prob
 				       .kind = site->kind == GUARD_FREE ? PY_PT_FREE : PY_PT_GUARD_ALLOC,
 				       .source = PY_SRC_PYMALLOC };
 
+		if (site->kind == GUARD_FREE && !frees)
+			continue;
 		err = add_point(p, &t->groups[PROBE_GROUP_PYMALLOC], &pt, site->offset, false);
+		out->guard_sites++;
 	}
-	out->guard_sites = (int)py->guards.nsites;
 	return err;
 }
 
@@ -394,7 +396,10 @@ static struct probe_target *new_target(struct probes *p, const struct py_interp 
 	return t;
 }
 
-static int plan_allocators(struct probes *p, const struct py_interp *py, struct probes_attached *out,
+/* Frees are probed in exact mode only. Sampled, they would be half the
+ * traps and every breakpoint adds to what opening and closing a window
+ * costs; the sweeps find freed blocks instead. */
+static int plan_allocators(struct probes *p, const struct py_interp *py, bool frees, struct probes_attached *out,
 			   char *why, size_t whylen)
 {
 	struct probe_target *t = new_target(p, py);
@@ -402,9 +407,9 @@ static int plan_allocators(struct probes *p, const struct py_interp *py, struct 
 
 	if (!t)
 		return -ENOMEM;
-	err = plan_guards(p, py, t, out);
+	err = plan_guards(p, py, t, frees, out);
 	if (!err)
-		err = plan_functions(p, py, t, out);
+		err = plan_functions(p, py, t, frees, out);
 	if (err) {
 		snprintf(why, whylen, "cannot plan the allocator probes of %s: %s", py->path, strerror(-err));
 		return err;
@@ -464,7 +469,7 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 		snprintf(why, whylen, "cannot register pid %d in the BPF maps: %s", py->pid, strerror(-err));
 		return err;
 	}
-	err = plan_allocators(p, py, out, why, whylen);
+	err = plan_allocators(p, py, allocators_on, out, why, whylen);
 	if (!err)
 		err = check_groups(p, py->pid, allocators_on, why, whylen);
 	if (err)
@@ -678,6 +683,8 @@ int probes__trap_cost(struct probes *p, double *cost_s)
 	fd = uprobe_multi(p->skel->progs.point_hit, getpid(), st.path, &st.offset, &cookie, 1, false);
 	if (fd < 0)
 		return fd;
+	/* The first hits of a thread set up its out-of-line slot: not typical. */
+	loop_time(n / 10);
 	probed = loop_time(n);
 	close(fd);
 	/* A trap costs microseconds; less than half of one means no trap. */

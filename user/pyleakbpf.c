@@ -77,21 +77,6 @@ static bool wait_until(double deadline, void *arg)
 	return !stop_signal;
 }
 
-/* Until the next report is due: in exact mode a plain wait, in sampled mode
- * as many sampling periods as fit. */
-static void run_until(double deadline, struct windows *w, struct probes *p, int *pidfd)
-{
-	if (!w) {
-		wait_until(deadline, pidfd);
-		return;
-	}
-	while (clock_s(CLOCK_MONOTONIC) + w->policy.o.period_s / 2 < deadline) {
-		if (!windows__run_period(w, p, wait_until, pidfd))
-			return;
-	}
-	wait_until(deadline, pidfd);
-}
-
 /* Pool reads per sweep: 2048 x 16 KiB bounds a sweep to ~32 MiB of copying. */
 #define SWEEP_MAX_POOLS 2048
 
@@ -111,6 +96,59 @@ static void emit(const struct session *s, const struct pyleak_opts *opts, const 
 		report_human(stdout, s, ro, final);
 }
 
+/* What the main loop carries from report to report. */
+struct run {
+	struct session *sess;
+	struct probes *probes;
+	struct windows *windows; /* NULL in exact mode */
+	const struct pyleak_opts *opts;
+	const struct report_opts *ro;
+	double trap_cost_s;
+	double next_report;      /* monotonic */
+	int pidfd;
+	bool final;
+};
+
+static void report_now(struct run *r)
+{
+	struct session *s = r->sess;
+	double now = clock_s(CLOCK_MONOTONIC), end = s->start + r->opts->duration_s;
+
+	if (r->windows) {
+		double share[2] = { sampler_seen_share(&r->windows->policy, PROBE_GROUP_PYMALLOC),
+				    sampler_seen_share(&r->windows->policy, PROBE_GROUP_MALLOC) };
+
+		session__set_sampling(s, share, sampler_cost(&r->windows->policy), r->windows->swept_dead);
+	} else {
+		s->overhead = exact_cost(r->probes, r->trap_cost_s, now - s->start);
+	}
+	session__poll(s, r->probes, now, clock_s(CLOCK_REALTIME));
+	r->final = stop_signal || s->exited || (r->opts->duration_s > 0 && s->elapsed >= r->opts->duration_s - 1e-3);
+	emit(s, r->opts, r->ro, r->final);
+	r->next_report += r->opts->interval_s;
+	if (r->opts->duration_s > 0 && r->next_report > end)
+		r->next_report = end;
+}
+
+/* Sleeps until `deadline`, reporting whenever a report is due on the way
+ * (the sampling windows call this to wait). Returns false once the final
+ * report is out. */
+static bool wait_reporting(double deadline, void *arg)
+{
+	struct run *r = arg;
+
+	while (!r->final) {
+		double until = deadline < r->next_report ? deadline : r->next_report;
+		bool more = wait_until(until, &r->pidfd);
+
+		if (!more || clock_s(CLOCK_MONOTONIC) >= r->next_report)
+			report_now(r);
+		if (clock_s(CLOCK_MONOTONIC) >= deadline)
+			break;
+	}
+	return !r->final;
+}
+
 int main(int argc, char **argv)
 {
 	struct probes_opts popts = {};
@@ -122,9 +160,9 @@ int main(int argc, char **argv)
 	struct windows win, *windows = NULL;
 	struct sampler_opts so = {};
 	struct py_interp *py = NULL;
-	bool have_session = false, final = false;
+	bool have_session = false;
+	struct run run;
 	char why[PATH_MAX + 256] = "";
-	double next;
 	int ret, err, pidfd = -1;
 	pid_t tgid;
 
@@ -199,6 +237,7 @@ int main(int argc, char **argv)
 
 		windows__init(&win, &so, opts.pid, py->layout.pool_size, SWEEP_MAX_POOLS,
 			      fin == PY_OFF_NONE ? 0 : py->runtime_addr + fin);
+		win.verbose = opts.verbose;
 		windows = &win;
 		session__set_sampling(&sess, (double[2]){ 0, 0 }, 0, 0);
 	}
@@ -213,24 +252,16 @@ int main(int argc, char **argv)
 	ro.budget = opts.budget;
 	report_attach(stderr, &sess, &ro);
 
-	next = sess.start;
-	while (!final) {
-		next += opts.interval_s;
-		if (opts.duration_s > 0 && next > sess.start + opts.duration_s)
-			next = sess.start + opts.duration_s;
-		run_until(next, windows, probes, &pidfd);
-		if (windows) {
-			double share[2] = { sampler_seen_share(&win.policy, PROBE_GROUP_PYMALLOC),
-					    sampler_seen_share(&win.policy, PROBE_GROUP_MALLOC) };
-
-			session__set_sampling(&sess, share, sampler_cost(&win.policy), win.swept_dead);
-		}
+	run = (struct run){ .sess = &sess, .probes = probes, .windows = windows, .opts = &opts, .ro = &ro,
+			    .trap_cost_s = so.trap_cost_s, .pidfd = pidfd, .next_report = sess.start };
+	run.next_report = sess.start + opts.interval_s;
+	if (opts.duration_s > 0 && run.next_report > sess.start + opts.duration_s)
+		run.next_report = sess.start + opts.duration_s;
+	while (!run.final) {
+		if (windows)
+			windows__run_period(windows, probes, wait_reporting, &run);
 		else
-			sess.overhead = exact_cost(probes, so.trap_cost_s, clock_s(CLOCK_MONOTONIC) - sess.start);
-		session__poll(&sess, probes, clock_s(CLOCK_MONOTONIC), clock_s(CLOCK_REALTIME));
-		final = stop_signal || sess.exited ||
-			(opts.duration_s > 0 && sess.elapsed >= opts.duration_s - 1e-3);
-		emit(&sess, &opts, &ro, final);
+			wait_reporting(run.next_report, &run);
 	}
 	if (sess.exited)
 		fprintf(stderr, "pyleakbpf: pid %d exited; final report above\n", opts.pid);

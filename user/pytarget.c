@@ -196,9 +196,29 @@ static int try_libc(const struct proc_map *m, void *arg)
 	return 1;
 }
 
+/* Distributions ship static symbols apart (Debian's python3.X-dbg), found
+ * by build-id under the target's own root. Optional: NULL when absent. */
+static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *py)
+{
+	char id[128], path[PATH_MAX];
+	struct elf_file *dbg;
+	int err;
+
+	py->debug_path[0] = '\0';
+	if (py->has_symtab || elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 3)
+		return NULL;
+	snprintf(path, sizeof(path), "/proc/%d/root/usr/lib/debug/.build-id/%.2s/%s.debug", py->pid, id, id + 2);
+	dbg = elf_file__open(path, &err);
+	if (dbg)
+		snprintf(py->debug_path, sizeof(py->debug_path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id,
+			 id + 2);
+	return dbg;
+}
+
 static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 {
 	struct elf_sym_info sym;
+	struct elf_file *dbg;
 
 	find_funcs(ef, PYLIB_PYTHON, py);
 	/* Without libc, native allocations stay unseen; not fatal. */
@@ -213,10 +233,12 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	py->gc_main_off = 0;
 	if (!py->gc_usdt && !elf_file__find_symbol(ef, "gc_collect_main", &sym))
 		elf_file__vaddr_to_offset(ef, sym.value, &py->gc_main_off);
+	dbg = open_debug_file(ef, py);
 	/* An unreadable .text only costs the inlined copies: the exported
 	 * functions are still probed, and coverage will say what is missed. */
-	if (guards__scan(ef, &py->guards))
+	if (guards__scan(ef, dbg, &py->guards))
 		memset(&py->guards, 0, sizeof(py->guards));
+	elf_file__free(dbg);
 }
 
 void py_interp_release(struct py_interp *py)

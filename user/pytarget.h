@@ -57,6 +57,7 @@ struct py_interp {
 	bool gc_usdt;                  /* python:gc__start/gc__done notes present */
 	uint64_t gc_main_off;          /* gc_collect_main, when there is no USDT */
 	struct guard_scan guards;      /* inlined allocator copies (LTO builds); owned */
+	char debug_path[PATH_MAX];     /* detached debug symbols used, or "" */
 };
 
 /* Host path of the ELF object a function lives in ("" if not found). */

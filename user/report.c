@@ -275,6 +275,8 @@ void report_attach(FILE *f, const struct session *s, const struct report_opts *o
 	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator functions, %d inlined allocator copies and %d libc functions probed, GC %s, RSS from %s\n",
 		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs, s->att.guard_sites,
 		s->att.libc_funcs, s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
+	if (s->py.debug_path[0])
+		fprintf(f, "pyleakbpf: using detached debug symbols %s\n", s->py.debug_path);
 	if (s->sampled)
 		fprintf(f, "pyleakbpf: mode sampled: probes attached in windows costing at most %.1f%% of the target's time (%.1f us per trap, measured)\n",
 			o->budget * 100, s->trap_cost_s * 1e6);

@@ -15,7 +15,7 @@ void sampler_init(struct sampler *s, const struct sampler_opts *o, int ngroups)
 	}
 }
 
-void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits)
+void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits, uint64_t all_hits)
 {
 	struct sampler_group *sg;
 
@@ -23,7 +23,7 @@ void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits)
 		return;
 	sg = &s->g[g];
 	sg->on_s += on_s;
-	sg->hits += hits;
+	sg->hits += all_hits;
 	if (on_s > 0)
 		sg->rate = hits / on_s;
 }
@@ -31,6 +31,10 @@ void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits)
 void sampler_period_done(struct sampler *s, double period_s)
 {
 	s->elapsed_s += period_s;
+	for (int g = 0; g < s->ngroups; g++) {
+		s->g[g].on_done_s = s->g[g].on_s;
+		s->g[g].hits_done = s->g[g].hits;
+	}
 }
 
 /* Share of the target's time trapping while the group is attached. Above 1
@@ -85,7 +89,7 @@ double sampler_cost(const struct sampler *s)
 	if (s->elapsed_s <= 0)
 		return 0;
 	for (int g = 0; g < s->ngroups; g++)
-		hits += s->g[g].hits;
+		hits += s->g[g].hits_done;
 	return hits * s->o.trap_cost_s / s->elapsed_s;
 }
 
@@ -97,8 +101,8 @@ double sampler_seen_share(const struct sampler *s, int g)
 	if (g < 0 || g >= s->ngroups || s->elapsed_s <= 0)
 		return 0;
 	sg = &s->g[g];
-	trap = sg->hits * s->o.trap_cost_s;
-	on = sg->on_s - trap;
+	trap = sg->hits_done * s->o.trap_cost_s;
+	on = sg->on_done_s - trap;
 	all = s->elapsed_s - trap;
 	if (on <= 0 || all <= 0)
 		return 0;

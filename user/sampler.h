@@ -31,8 +31,10 @@ struct sampler_opts {
 struct sampler_group {
 	double window_s;  /* length of the next window */
 	double on_s;      /* attached, in total */
-	uint64_t hits;    /* probe hits, in total */
+	uint64_t hits;    /* probe hits, in total, attaching and detaching included */
 	double rate;      /* hits per attached second in the last window; < 0: unknown */
+	double on_done_s; /* on_s and hits as of the last completed period, so that */
+	uint64_t hits_done; /* shares are not skewed by a period half recorded */
 };
 
 struct sampler {
@@ -43,9 +45,9 @@ struct sampler {
 };
 
 void sampler_init(struct sampler *s, const struct sampler_opts *o, int ngroups);
-/* After a period: group g was attached for on_s and hit `hits` times;
- * the period lasted period_s in all. */
-void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits);
+/* After a window: group g was open for on_s and hit `hits` times meanwhile,
+ * `all_hits` counting those while it attached and detached too. */
+void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits, uint64_t all_hits);
 void sampler_period_done(struct sampler *s, double period_s);
 /* Recomputes every group's next window from the last measured rates. */
 void sampler_plan(struct sampler *s);

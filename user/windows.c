@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
 /* Attach, wait, detach, sweep: one sampling period; see windows.h. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -78,6 +79,7 @@ bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wa
 	/* Close the windows in the order they end. */
 	while (left) {
 		int next = -1;
+		uint64_t hits;
 		double closing;
 
 		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
@@ -85,19 +87,28 @@ bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wa
 				next = g;
 		if (go)
 			go = wait(closes[next], ctx);
-		/* Detaching removes the breakpoints at once, then waits for a
-		 * grace period (~0.1 s): the window ends when it starts. */
+		/* Detaching takes ~0.1 s here: every breakpoint is written out
+		 * of the target's text in turn, and the target keeps hitting
+		 * the rest meanwhile. Those hits are cost, counted in the
+		 * total, but the rate that sizes the window is the one seen
+		 * while the window was open. */
 		closing = now_s();
+		hits = probes__group_hits(p, next) - hits0[next];
 		probes__group_set(p, w->pid, next, false);
 		on[next] = false;
 		left--;
-		sampler_record(&w->policy, next, closing - opened[next], probes__group_hits(p, next) - hits0[next]);
+		sampler_record(&w->policy, next, closing - opened[next], hits,
+			       probes__group_hits(p, next) - hits0[next]);
 	}
 	if (go)
 		sweep(w, p);
 	if (go)
 		go = wait(start + w->policy.o.period_s, ctx);
 	sampler_period_done(&w->policy, now_s() - start);
+	if (w->verbose)
+		fprintf(stderr, "pyleakbpf: period %.3fs: windows %.1f/%.1f ms, rates %.0f/%.0f hits/s, swept %zu (%zu freed)\n",
+			now_s() - start, w->policy.g[0].window_s * 1e3, w->policy.g[1].window_s * 1e3,
+			w->policy.g[0].rate, w->policy.g[1].rate, w->sweep.checked, w->sweep.dead);
 	sampler_plan(&w->policy);
 	return go;
 }

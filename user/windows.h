@@ -21,6 +21,7 @@ struct windows {
 	size_t swept_dead;         /* blocks found freed, in total */
 	int attach_errors;         /* windows that failed to open */
 	int last_error;            /* negative errno of the last failure */
+	bool verbose;              /* one line per period on stderr */
 };
 
 /* Sleeps until `deadline` (monotonic seconds) or earlier; returns false to

@@ -45,6 +45,9 @@ def test_exact_mode_ranks_leak_first_with_true_stack(python, target, schema, tmp
     assert last["leak"] is True
     assert last["python"].startswith("3.11.")
     assert last["mode"] == "exact"
+    # --exact states its measured price up front.
+    assert "mode exact: every allocator call is a trap of" in run.err and "us (measured)" in run.err
+    assert 1 < last["trap_us"] < 1000 and last["overhead"] > 0
     assert last["coverage"] is not None and last["coverage"] > 0.5, describe(reports)
     top = last["sites"][0]
     assert top["slope_bytes_per_s"] > 10_000 and top["r2"] >= 0.9, describe(reports)

@@ -49,7 +49,7 @@ static void test_debian_lto(void)
 	ef = elf_file__open(DEBIAN_PY, &err);
 	if (!CHECK(ef, "Debian's python3.11 must be installed (make deps)"))
 		return;
-	if (!CHECK(guards__scan(ef, &g) == 0, "scan Debian python3.11"))
+	if (!CHECK(guards__scan(ef, NULL, &g) == 0, "scan Debian python3.11"))
 		goto out;
 	CHECK(g.malloc_vaddr && g.free_vaddr && g.malloc_vaddr != g.free_vaddr, "static allocators found");
 	for (size_t i = 0; i < g.nsites; i++) {
@@ -88,6 +88,42 @@ out:
 	elf_file__free(ef);
 }
 
+/* With Debian's detached debug symbols (python3.11-dbg, installed by make
+ * deps) the names are known: the guard-derived addresses and the .data
+ * pattern must give the same answers as the symbols. */
+static void test_debian_debug_symbols(void)
+{
+	char id[128], path[4096];
+	struct elf_file *ef, *dbg = NULL;
+	struct elf_sym_info sym;
+	struct guard_scan bare, with;
+	int err = 0;
+
+	ef = elf_file__open(DEBIAN_PY, &err);
+	if (!CHECK(ef, "Debian's python3.11") || !CHECK(elf_file__build_id(ef, id, sizeof(id)) == 0, "build-id"))
+		goto out;
+	snprintf(path, sizeof(path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+	dbg = elf_file__open(path, &err);
+	if (!CHECK(dbg, "python3.11-dbg's debug file for the installed python3.11 (make deps)"))
+		goto out;
+	if (!CHECK(guards__scan(ef, NULL, &bare) == 0, "scan without names"))
+		goto out;
+	if (CHECK(guards__scan(ef, dbg, &with) == 0, "scan with names: guards agree with the symbols")) {
+		CHECK(elf_file__find_static(dbg, "_PyObject_Malloc", &sym) == 0 && sym.value == bare.malloc_vaddr,
+		      "guard target is _PyObject_Malloc");
+		CHECK(elf_file__find_static(dbg, "_PyObject_Free", &sym) == 0 && sym.value == bare.free_vaddr,
+		      "guard target is _PyObject_Free");
+		CHECK(elf_file__find_static(dbg, "usedpools", &sym) == 0 && sym.value == bare.usedpools_vaddr,
+		      "the .data pattern found usedpools");
+		CHECK_EQ_INT(with.nsites, bare.nsites, "same sites either way");
+		guards__free(&with);
+	}
+	guards__free(&bare);
+out:
+	elf_file__free(dbg);
+	elf_file__free(ef);
+}
+
 static void test_plain_build(void)
 {
 	char path[4096];
@@ -99,7 +135,7 @@ static void test_plain_build(void)
 	ef = elf_file__open(path, &err);
 	if (!CHECK(ef, "pyenv 3.11.7's libpython must be on the machine image"))
 		return;
-	if (CHECK(guards__scan(ef, &g) == 0, "scan pyenv libpython")) {
+	if (CHECK(guards__scan(ef, NULL, &g) == 0, "scan pyenv libpython")) {
 		CHECK_EQ_INT(g.nsites, 0, "a plain build has no inlined allocator copies");
 		CHECK_EQ_INT(g.malloc_vaddr, 0, "no guard in the exported PyObject_Malloc");
 		guards__free(&g);
@@ -123,6 +159,7 @@ static void test_usedpools_pattern(void)
 int main(void)
 {
 	test_debian_lto();
+	test_debian_debug_symbols();
 	test_plain_build();
 	test_usedpools_pattern();
 	return check_summary();

@@ -37,8 +37,8 @@ static void test_busy_group_gets_the_budget(void)
 
 	sampler_init(&s, &o, 2);
 	/* pymalloc trapping flat out (~58k hits/s), libc rarely (300/s). */
-	sampler_record(&s, 0, 0.005, 290);
-	sampler_record(&s, 1, 0.005, 1);
+	sampler_record(&s, 0, 0.005, 290, 290);
+	sampler_record(&s, 1, 0.005, 1, 1);
 	sampler_period_done(&s, 1);
 	sampler_plan(&s);
 	CHECK_NEAR(s.g[1].window_s, 0.5, 1e-9, "rare group: longest window");
@@ -52,7 +52,7 @@ static void test_idle_target_costs_nothing(void)
 	struct sampler s;
 
 	sampler_init(&s, &o, 1);
-	sampler_record(&s, 0, 0.005, 0);
+	sampler_record(&s, 0, 0.005, 0, 0);
 	sampler_period_done(&s, 1);
 	sampler_plan(&s);
 	CHECK_NEAR(s.g[0].window_s, 0.5, 1e-9, "idle: capped at the longest window");
@@ -67,10 +67,24 @@ static void test_over_budget_rate_clamps_to_min(void)
 	o.budget = 0.001;
 	sampler_init(&s, &o, 1);
 	/* Four threads trapping at once: 4 x 58k hits per second. */
-	sampler_record(&s, 0, 0.01, 2400);
+	sampler_record(&s, 0, 0.01, 2400, 2400);
 	sampler_period_done(&s, 1);
 	sampler_plan(&s);
 	CHECK_NEAR(s.g[0].window_s, 0.005, 1e-12, "never below the shortest window");
+}
+
+static void test_detach_hits_cost_but_do_not_size(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+
+	sampler_init(&s, &o, 1);
+	/* 100 hits while open for 10 ms; 5000 more while detaching. */
+	sampler_record(&s, 0, 0.01, 100, 5100);
+	sampler_period_done(&s, 1);
+	sampler_plan(&s);
+	CHECK_NEAR(s.g[0].rate, 10000, 1e-6, "rate from the open window only");
+	CHECK_NEAR(sampler_cost(&s), 5100 * 17e-6, 1e-12, "every hit is cost");
 }
 
 static void test_cost_and_share(void)
@@ -80,7 +94,7 @@ static void test_cost_and_share(void)
 
 	sampler_init(&s, &o, 1);
 	for (int i = 0; i < 10; i++) {
-		sampler_record(&s, 0, 0.1, 1000);
+		sampler_record(&s, 0, 0.1, 1000, 1000);
 		sampler_period_done(&s, 1);
 	}
 	/* 10000 hits x 17 us over 10 s. */
@@ -96,6 +110,7 @@ int main(void)
 	test_busy_group_gets_the_budget();
 	test_idle_target_costs_nothing();
 	test_over_budget_rate_clamps_to_min();
+	test_detach_hits_cost_but_do_not_size();
 	test_cost_and_share();
 	return check_summary();
 }
