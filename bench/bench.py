@@ -29,7 +29,7 @@ TOOL = os.path.join(HERE, "..", "pyleakbpf")
 WORKLOADS = {
     # name: (script, iteration cap: bounds the growth loop's memory)
     "steady alloc loop": ("steady.py", 10**9),
-    "pure growth loop": ("growth.py", 4 * 10**6),
+    "pure growth loop": ("growth.py", 12 * 10**6),
     "mixed service loop": ("mixed.py", 10**9),
 }
 VARIANTS = ["baseline", "baseline again", "pyleakbpf", "pyleakbpf --exact", "tracemalloc"]
@@ -101,6 +101,8 @@ def run_once(python, script, cap, seconds, variant):
         result = json.loads(target.stdout.readline())
         if tool:
             stats = {"cpu_share": (cpu_seconds(tool.proc.pid) - cpu0) / result["wall_s"]}
+        if result["wall_s"] < 0.9 * seconds and variant == "baseline":
+            print("warning: %s hit its iteration cap after %.1fs" % (script, result["wall_s"]), file=sys.stderr)
         target.wait(timeout=60)
     finally:
         if target.poll() is None:
@@ -114,11 +116,13 @@ def run_once(python, script, cap, seconds, variant):
     return result["iters"] / result["wall_s"], stats
 
 
-def bench(python, rounds, seconds):
+def bench(python, rounds, seconds, only):
     print("\n%s (%s)" % (python, subprocess.run([python, "-V"], capture_output=True, text=True).stdout.strip()))
     print("%-20s %12s" % ("workload", "baseline/s") + "".join(" %17s" % v for v in VARIANTS[1:]) +
           "   default mode: tool CPU, tool RSS, modelled cost")
     for name, (script, cap) in WORKLOADS.items():
+        if only and name not in only:
+            continue
         rates = {v: [] for v in VARIANTS}
         default_stats = []
         for _ in range(rounds):
@@ -145,13 +149,15 @@ def main():
     ap.add_argument("--rounds", type=int, default=5)
     ap.add_argument("--seconds", type=float, default=4.0, help="length of each run")
     ap.add_argument("--python", action="append", help="interpreter to bench (repeatable)")
+    ap.add_argument("--workload", action="append", choices=sorted(WORKLOADS),
+                    help="only this workload (repeatable; default: all)")
     args = ap.parse_args()
     if os.geteuid() != 0:
         sys.exit("bench: run as root (pyleakbpf attaches BPF programs)")
     print("pyleakbpf bench: %d rounds of %gs runs; cells are median(baseline / variant throughput) per round"
           % (args.rounds, args.seconds))
     for py in args.python or default_pythons():
-        bench(py, args.rounds, args.seconds)
+        bench(py, args.rounds, args.seconds, args.workload)
 
 
 if __name__ == "__main__":
