@@ -66,9 +66,14 @@ struct py_point {
 /* pymalloc (3.10+ on 64-bit): 16-byte size classes up to 512 bytes. */
 #define PY_PYMALLOC_ALIGN_SHIFT 4
 #define PY_PYMALLOC_MAX 512
-/* struct pool_header: freeblock and nextpool. */
+/* struct pool_header (64-bit CPython 3.9-3.14): 48 bytes, then blocks of
+ * (szidx + 1) * 16 bytes. */
+#define PY_POOL_REF_COUNT 0
 #define PY_POOL_FREEBLOCK 8
 #define PY_POOL_NEXTPOOL 16
+#define PY_POOL_SZIDX 36
+#define PY_POOL_NEXTOFFSET 40
+#define PY_POOL_HEADER_SIZE 48
 
 enum py_instr_kind {
 	PY_INSTR_INT = 0, /* frame field is an int offset (f_lasti, 3.9/3.10) */
@@ -118,8 +123,8 @@ struct py_frame {
 #define PY_STACK_NO_TSTATE 0x2 /* no Python thread state on this thread */
 #define PY_STACK_READ_ERR  0x4 /* the walk stopped on an unreadable frame */
 
-/* Which allocator an allocation came through; the attach cookie of its
- * probe, and part of the stack id so one line can show as two sites. */
+/* Which allocator an allocation came through (struct py_point.source), and
+ * part of the stack id so one line can show as two sites. */
 enum py_source {
 	PY_SRC_PYMALLOC = 0, /* PyObject_* / PyMem_* */
 	PY_SRC_MALLOC = 1,   /* libc malloc family: C extensions, ctypes */

@@ -30,24 +30,24 @@ static uint64_t u64_at(const uint8_t *p, size_t off)
 bool pool_block_free(const uint8_t *pool, size_t pool_size, uint64_t pool_addr, uint64_t block, uint64_t size)
 {
 	uint64_t off = block - pool_addr, bsize, fb;
-	uint32_t szidx = u32_at(pool, POOL_SZIDX);
+	uint32_t szidx = u32_at(pool, PY_POOL_SZIDX);
 	size_t steps;
 
 	if (block < pool_addr || off >= pool_size || !size || size > PY_PYMALLOC_MAX)
 		return true;
 	bsize = ((uint64_t)szidx + 1) << PY_PYMALLOC_ALIGN_SHIFT;
 	/* An empty pool, or one re-carved for another size class. */
-	if (!u32_at(pool, POOL_REF_COUNT) || ((size - 1) >> PY_PYMALLOC_ALIGN_SHIFT) != szidx)
+	if (!u32_at(pool, PY_POOL_REF_COUNT) || ((size - 1) >> PY_PYMALLOC_ALIGN_SHIFT) != szidx)
 		return true;
-	if (off < POOL_HEADER_SIZE || (off - POOL_HEADER_SIZE) % bsize || off >= u32_at(pool, POOL_NEXTOFFSET))
+	if (off < PY_POOL_HEADER_SIZE || (off - PY_POOL_HEADER_SIZE) % bsize || off >= u32_at(pool, PY_POOL_NEXTOFFSET))
 		return true;
 	/* The free list threads through the free blocks of this pool; bounded
 	 * by the block count so a torn read cannot loop. */
-	fb = u64_at(pool, POOL_FREEBLOCK);
+	fb = u64_at(pool, PY_POOL_FREEBLOCK);
 	for (steps = pool_size / bsize + 1; fb && steps; steps--) {
 		if (fb == block)
 			return true;
-		if (fb < pool_addr + POOL_HEADER_SIZE || fb + sizeof(uint64_t) > pool_addr + pool_size)
+		if (fb < pool_addr + PY_POOL_HEADER_SIZE || fb + sizeof(uint64_t) > pool_addr + pool_size)
 			break;
 		fb = u64_at(pool, fb - pool_addr);
 	}

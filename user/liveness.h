@@ -20,13 +20,6 @@
 #include <sys/types.h>
 #include "pyleak.h"
 
-/* struct pool_header on 64-bit CPython 3.9-3.14. */
-#define POOL_HEADER_SIZE 48
-#define POOL_REF_COUNT 0
-#define POOL_FREEBLOCK 8
-#define POOL_SZIDX 36
-#define POOL_NEXTOFFSET 40
-
 /* True when `block` (in a pool of pool_size bytes read into `pool` from
  * pool_addr) is free, or was never a block of `size` bytes there. */
 bool pool_block_free(const uint8_t *pool, size_t pool_size, uint64_t pool_addr, uint64_t block, uint64_t size);

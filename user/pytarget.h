@@ -36,7 +36,7 @@ struct py_func_info {
 	const char *name;
 	enum py_func_kind kind;
 	enum py_lib lib;
-	int source; /* enum py_source: the probe's attach cookie */
+	int source; /* enum py_source, recorded with its allocations */
 };
 
 extern const struct py_func_info py_funcs[PYF__COUNT];

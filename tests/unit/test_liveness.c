@@ -25,17 +25,17 @@ static void put64(size_t off, uint64_t v)
 static void make_pool(void)
 {
 	memset(pool, 0, sizeof(pool));
-	put32(POOL_REF_COUNT, 8);
-	put32(POOL_SZIDX, 3);
-	put32(POOL_NEXTOFFSET, POOL_HEADER_SIZE + 10 * 64);
-	put64(POOL_FREEBLOCK, BASE + POOL_HEADER_SIZE + 7 * 64);
-	put64(POOL_HEADER_SIZE + 7 * 64, BASE + POOL_HEADER_SIZE + 2 * 64);
-	put64(POOL_HEADER_SIZE + 2 * 64, 0);
+	put32(PY_POOL_REF_COUNT, 8);
+	put32(PY_POOL_SZIDX, 3);
+	put32(PY_POOL_NEXTOFFSET, PY_POOL_HEADER_SIZE + 10 * 64);
+	put64(PY_POOL_FREEBLOCK, BASE + PY_POOL_HEADER_SIZE + 7 * 64);
+	put64(PY_POOL_HEADER_SIZE + 7 * 64, BASE + PY_POOL_HEADER_SIZE + 2 * 64);
+	put64(PY_POOL_HEADER_SIZE + 2 * 64, 0);
 }
 
 static uint64_t block(int i)
 {
-	return BASE + POOL_HEADER_SIZE + (uint64_t)i * 64;
+	return BASE + PY_POOL_HEADER_SIZE + (uint64_t)i * 64;
 }
 
 static void test_pool(void)
@@ -49,7 +49,7 @@ static void test_pool(void)
 	CHECK(pool_block_free(pool, POOL, BASE, block(1), 100), "pool carved for another size class");
 	CHECK(pool_block_free(pool, POOL, BASE, block(1) + 8, 64), "not on a block boundary");
 	CHECK(pool_block_free(pool, POOL, BASE, BASE + 16, 64), "inside the header");
-	put32(POOL_REF_COUNT, 0);
+	put32(PY_POOL_REF_COUNT, 0);
 	CHECK(pool_block_free(pool, POOL, BASE, block(0), 64), "empty pool");
 }
 
@@ -57,10 +57,10 @@ static void test_pool_free_list_loop(void)
 {
 	make_pool();
 	/* A torn read: the list loops on itself. Must terminate. */
-	put64(POOL_HEADER_SIZE + 2 * 64, BASE + POOL_HEADER_SIZE + 7 * 64);
+	put64(PY_POOL_HEADER_SIZE + 2 * 64, BASE + PY_POOL_HEADER_SIZE + 7 * 64);
 	CHECK(!pool_block_free(pool, POOL, BASE, block(4), 64), "loop in the free list: terminates, live");
 	/* A pointer outside the pool ends the walk. */
-	put64(POOL_HEADER_SIZE + 2 * 64, 0x1234);
+	put64(PY_POOL_HEADER_SIZE + 2 * 64, 0x1234);
 	CHECK(!pool_block_free(pool, POOL, BASE, block(5), 64), "wild pointer: walk ends");
 }
 
