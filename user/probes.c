@@ -5,11 +5,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
+#include "clock.h"
 #include "procfs.h"
 #include "probes.h"
 #include "pyleak.skel.h"
@@ -659,13 +659,11 @@ static int find_self_text(const struct proc_map *m, void *arg)
 static double loop_time(int n)
 {
 	volatile int x = 0;
-	struct timespec a, b;
+	double start = clock_s(CLOCK_MONOTONIC);
 
-	clock_gettime(CLOCK_MONOTONIC, &a);
 	for (int i = 0; i < n; i++)
 		pyleak_calibration_target(&x);
-	clock_gettime(CLOCK_MONOTONIC, &b);
-	return (b.tv_sec - a.tv_sec) + (b.tv_nsec - a.tv_nsec) / 1e9;
+	return clock_s(CLOCK_MONOTONIC) - start;
 }
 
 int probes__trap_cost(struct probes *p, double *cost_s)

@@ -10,6 +10,7 @@
 #include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
+#include "clock.h"
 #include "exitcodes.h"
 #include "opts.h"
 #include "preflight.h"
@@ -25,14 +26,6 @@ static volatile sig_atomic_t stop_signal;
 static void on_signal(int sig)
 {
 	stop_signal = sig;
-}
-
-static double clock_s(clockid_t id)
-{
-	struct timespec ts;
-
-	clock_gettime(id, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static int exit_for_find(int err)
@@ -109,10 +102,20 @@ struct run {
 	bool final;
 };
 
+/* The next report is one interval on, but never past the end of -d. */
+static void schedule_next_report(struct run *r)
+{
+	double end = r->sess->start + r->opts->duration_s;
+
+	r->next_report += r->opts->interval_s;
+	if (r->opts->duration_s > 0 && r->next_report > end)
+		r->next_report = end;
+}
+
 static void report_now(struct run *r)
 {
 	struct session *s = r->sess;
-	double now = clock_s(CLOCK_MONOTONIC), end = s->start + r->opts->duration_s;
+	double now = clock_s(CLOCK_MONOTONIC);
 
 	if (r->windows) {
 		double share[2] = { sampler_seen_share(&r->windows->policy, PROBE_GROUP_PYMALLOC),
@@ -125,9 +128,7 @@ static void report_now(struct run *r)
 	session__poll(s, r->probes, now, clock_s(CLOCK_REALTIME));
 	r->final = stop_signal || s->exited || (r->opts->duration_s > 0 && s->elapsed >= r->opts->duration_s - 1e-3);
 	emit(s, r->opts, r->ro, r->final);
-	r->next_report += r->opts->interval_s;
-	if (r->opts->duration_s > 0 && r->next_report > end)
-		r->next_report = end;
+	schedule_next_report(r);
 }
 
 /* Sleeps until `deadline`, reporting whenever a report is due on the way
@@ -254,9 +255,7 @@ int main(int argc, char **argv)
 
 	run = (struct run){ .sess = &sess, .probes = probes, .windows = windows, .opts = &opts, .ro = &ro,
 			    .trap_cost_s = so.trap_cost_s, .pidfd = pidfd, .next_report = sess.start };
-	run.next_report = sess.start + opts.interval_s;
-	if (opts.duration_s > 0 && run.next_report > sess.start + opts.duration_s)
-		run.next_report = sess.start + opts.duration_s;
+	schedule_next_report(&run);
 	while (!run.final) {
 		if (windows)
 			windows__run_period(windows, probes, wait_reporting, &run);

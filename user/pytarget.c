@@ -27,11 +27,6 @@ const struct py_func_info py_funcs[PYF__COUNT] = {
 	[PYF_LIBC_FREE] = { "free", PYF_KIND_FREE, PYLIB_LIBC, PY_SRC_MALLOC },
 };
 
-const char *py_interp_lib_path(const struct py_interp *py, enum py_lib lib)
-{
-	return lib == PYLIB_LIBC ? py->libc_host_path : py->host_path;
-}
-
 /* Carries the search through the maps lines. */
 struct find_ctx {
 	struct py_interp *py;

@@ -60,9 +60,6 @@ struct py_interp {
 	char debug_path[PATH_MAX];     /* detached debug symbols used, or "" */
 };
 
-/* Host path of the ELF object a function lives in ("" if not found). */
-const char *py_interp_lib_path(const struct py_interp *py, enum py_lib lib);
-
 /* Returns 0; -ESRCH when the process is gone; -ENOENT when no mapped object
  * defines _PyRuntime (not Python); -ENOTSUP when the version has no layout.
  * Other negative errnos for unreadable files. `why` gets one human line. */

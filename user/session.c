@@ -203,9 +203,10 @@ static void judge_sites(struct session *s)
 	struct site **all;
 	size_t n;
 
-	site_table__judge(s->sites, &s->policy);
-	if (!s->sampled)
+	if (!s->sampled) {
+		site_table__judge(s->sites, &s->policy);
 		return;
+	}
 	all = site_table__ranked(s->sites, &n);
 	for (size_t i = 0; i < n; i++) {
 		struct trend_judgement *j = &all[i]->j;

@@ -3,17 +3,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
+#include "clock.h"
 #include "procfs.h"
 #include "windows.h"
-
-static double now_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 void windows__init(struct windows *w, const struct sampler_opts *o, pid_t pid, uint32_t pool_size,
 		   size_t max_pools, uint64_t finalizing_addr)
@@ -59,17 +51,18 @@ static void sweep(struct windows *w, struct probes *p)
 
 bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wait, void *ctx)
 {
-	double start = now_s(), opened[PROBE_GROUP__COUNT], closes[PROBE_GROUP__COUNT];
+	double start = clock_s(CLOCK_MONOTONIC), opened[PROBE_GROUP__COUNT], closes[PROBE_GROUP__COUNT];
 	uint64_t hits0[PROBE_GROUP__COUNT];
 	bool on[PROBE_GROUP__COUNT] = {}, go = true;
-	int left = 0;
+	int left = 0, err;
 
 	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
 		hits0[g] = probes__group_hits(p, g);
-		opened[g] = now_s();
-		w->last_error = probes__group_set(p, w->pid, g, true);
-		if (w->last_error) {
+		opened[g] = clock_s(CLOCK_MONOTONIC);
+		err = probes__group_set(p, w->pid, g, true);
+		if (err) {
 			w->attach_errors++;
+			w->last_error = err;
 			continue;
 		}
 		on[g] = true;
@@ -92,7 +85,7 @@ bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wa
 		 * the rest meanwhile. Those hits are cost, counted in the
 		 * total, but the rate that sizes the window is the one seen
 		 * while the window was open. */
-		closing = now_s();
+		closing = clock_s(CLOCK_MONOTONIC);
 		hits = probes__group_hits(p, next) - hits0[next];
 		probes__group_set(p, w->pid, next, false);
 		on[next] = false;
@@ -104,11 +97,13 @@ bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wa
 		sweep(w, p);
 	if (go)
 		go = wait(start + w->policy.o.period_s, ctx);
-	sampler_period_done(&w->policy, now_s() - start);
+	sampler_period_done(&w->policy, clock_s(CLOCK_MONOTONIC) - start);
 	if (w->verbose)
-		fprintf(stderr, "pyleakbpf: period %.3fs: windows %.1f/%.1f ms, rates %.0f/%.0f hits/s, swept %zu (%zu freed)\n",
-			now_s() - start, w->policy.g[0].window_s * 1e3, w->policy.g[1].window_s * 1e3,
-			w->policy.g[0].rate, w->policy.g[1].rate, w->sweep.checked, w->sweep.dead);
+		fprintf(stderr, "pyleakbpf: period %.3fs: windows %.1f/%.1f ms, rates %.0f/%.0f hits/s, swept %zu (%zu freed)%s%s\n",
+			clock_s(CLOCK_MONOTONIC) - start, w->policy.g[0].window_s * 1e3, w->policy.g[1].window_s * 1e3,
+			w->policy.g[0].rate, w->policy.g[1].rate, w->sweep.checked, w->sweep.dead,
+			w->attach_errors ? "; a window failed to open: " : "",
+			w->attach_errors ? strerror(-w->last_error) : "");
 	sampler_plan(&w->policy);
 	return go;
 }

@@ -19,7 +19,7 @@ struct windows {
 	uint64_t finalizing_addr;  /* _PyRuntime._finalizing; 0 if unknown */
 	struct liveness_stats sweep; /* the last sweep */
 	size_t swept_dead;         /* blocks found freed, in total */
-	int attach_errors;         /* windows that failed to open */
+	int attach_errors;         /* windows that failed to open (shown with -v) */
 	int last_error;            /* negative errno of the last failure */
 	bool verbose;              /* one line per period on stderr */
 };

@@ -19,6 +19,17 @@ static double planned_cost(const struct sampler *s)
 	return c / s->o.period_s;
 }
 
+/* One group, one window of on_s (hits while open, all_hits with attaching
+ * and detaching), one 1 s period, then the next plan. */
+static void one_window(struct sampler *s, const struct sampler_opts *o, double on_s, uint64_t hits,
+		       uint64_t all_hits)
+{
+	sampler_init(s, o, 1);
+	sampler_record(s, 0, on_s, hits, all_hits);
+	sampler_period_done(s, 1);
+	sampler_plan(s);
+}
+
 static void test_first_window_is_short(void)
 {
 	struct sampler_opts o = opts();
@@ -51,10 +62,7 @@ static void test_idle_target_costs_nothing(void)
 	struct sampler_opts o = opts();
 	struct sampler s;
 
-	sampler_init(&s, &o, 1);
-	sampler_record(&s, 0, 0.005, 0, 0);
-	sampler_period_done(&s, 1);
-	sampler_plan(&s);
+	one_window(&s, &o, 0.005, 0, 0);
 	CHECK_NEAR(s.g[0].window_s, 0.5, 1e-9, "idle: capped at the longest window");
 	CHECK_NEAR(planned_cost(&s), 0, 1e-12, "idle: no cost");
 }
@@ -65,11 +73,8 @@ static void test_over_budget_rate_clamps_to_min(void)
 	struct sampler s;
 
 	o.budget = 0.001;
-	sampler_init(&s, &o, 1);
 	/* Four threads trapping at once: 4 x 58k hits per second. */
-	sampler_record(&s, 0, 0.01, 2400, 2400);
-	sampler_period_done(&s, 1);
-	sampler_plan(&s);
+	one_window(&s, &o, 0.01, 2400, 2400);
 	CHECK_NEAR(s.g[0].window_s, 0.005, 1e-12, "never below the shortest window");
 }
 
@@ -78,11 +83,8 @@ static void test_detach_hits_cost_but_do_not_size(void)
 	struct sampler_opts o = opts();
 	struct sampler s;
 
-	sampler_init(&s, &o, 1);
 	/* 100 hits while open for 10 ms; 5000 more while detaching. */
-	sampler_record(&s, 0, 0.01, 100, 5100);
-	sampler_period_done(&s, 1);
-	sampler_plan(&s);
+	one_window(&s, &o, 0.01, 100, 5100);
 	CHECK_NEAR(s.g[0].rate, 10000, 1e-6, "rate from the open window only");
 	CHECK_NEAR(sampler_cost(&s), 5100 * 17e-6, 1e-12, "every hit is cost");
 }
