@@ -451,8 +451,7 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (py->guards.usedpools_vaddr)
-		target.usedpools = py->guards.usedpools_vaddr + py->load_bias;
+	target.usedpools = py->usedpools_addr;
 	/* rss_stat only reports counters that change: start from /proc's view. */
 	proc_rss_parts(py->pid, (uint64_t *)&rss.bytes[PY_MM_FILEPAGES], (uint64_t *)&rss.bytes[PY_MM_ANONPAGES],
 		       (uint64_t *)&rss.bytes[PY_MM_SHMEMPAGES]);

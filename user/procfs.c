@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "procfs.h"
@@ -91,11 +92,34 @@ int proc_exe(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
-int proc_host_path(pid_t pid, const char *path, char *buf, size_t len)
+int proc_root_path(pid_t pid, const char *path, char *buf, size_t len)
 {
 	int n = snprintf(buf, len, "/proc/%d/root%s", pid, path);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
+}
+
+static bool same_inode(const char *path, uint64_t inode)
+{
+	struct stat st;
+
+	return !stat(path, &st) && (uint64_t)st.st_ino == inode;
+}
+
+int proc_map_host_path(pid_t pid, const struct proc_map *m, char *buf, size_t len)
+{
+	int n;
+
+	if (!proc_root_path(pid, m->path, buf, len) && same_inode(buf, m->inode))
+		return 0;
+	n = snprintf(buf, len, "%s", m->path);
+	if (n > 0 && (size_t)n < len && same_inode(buf, m->inode))
+		return 0;
+	n = snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
+		     (unsigned long long)m->end);
+	if (n > 0 && (size_t)n < len && same_inode(buf, m->inode))
+		return 0;
+	return -ENOENT;
 }
 
 static int parse_maps_line(char *line, struct proc_map *m)
@@ -103,8 +127,11 @@ static int parse_maps_line(char *line, struct proc_map *m)
 	unsigned long long start, end, off;
 	int path_at = 0;
 
-	if (sscanf(line, "%llx-%llx %4s %llx %*s %*s %n", &start, &end, m->perms, &off, &path_at) < 4)
+	unsigned long long inode = 0;
+
+	if (sscanf(line, "%llx-%llx %4s %llx %*s %llu %n", &start, &end, m->perms, &off, &inode, &path_at) < 5)
 		return -EINVAL;
+	m->inode = inode;
 	m->start = start;
 	m->end = end;
 	m->offset = off;

@@ -12,8 +12,9 @@ struct proc_map {
 	uint64_t start;
 	uint64_t end;
 	uint64_t offset;
+	uint64_t inode;
 	char perms[5];
-	const char *path; /* as the target sees it; "" for anonymous */
+	const char *path; /* as /proc/PID/maps shows it; "" for anonymous */
 };
 
 /* 0 when the process exists and has not exited (a zombie counts as exited),
@@ -23,8 +24,14 @@ int proc_comm(pid_t pid, char *buf, size_t len);
 /* The process a task id belongs to (itself for a process). */
 int proc_tgid(pid_t pid, pid_t *tgid);
 int proc_exe(pid_t pid, char *buf, size_t len);
-/* "/proc/PID/root" + path: the target's file even inside a chroot or container. */
-int proc_host_path(pid_t pid, const char *path, char *buf, size_t len);
+/* A path by which this process can open the file behind mapping m, even
+ * when the target runs in a chroot or container: maps shows a chroot's files
+ * by their host path but a mount namespace's by the container's, so each
+ * reading is tried and the one with the mapping's inode wins, with
+ * /proc/PID/map_files/ as the last resort. 0, or -ENOENT. */
+int proc_map_host_path(pid_t pid, const struct proc_map *m, char *buf, size_t len);
+/* "/proc/PID/root" + path: a file by its name inside the target's root. */
+int proc_root_path(pid_t pid, const char *path, char *buf, size_t len);
 /* Calls cb for each line of /proc/PID/maps until it returns non-zero, which
  * is then returned. Returns a negative errno if the file cannot be read. */
 int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx);

@@ -6,6 +6,7 @@
 #define PYLEAK_PYOFFSETS_H
 
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdint.h>
 #include "pyleak.h"
 
@@ -40,6 +41,11 @@ struct py_runtime_layout {
 	uint16_t interpreters_head; /* _PyRuntime.interpreters.head */
 	uint16_t interp_threads_head;
 	uint16_t tstate_next;
+	uint16_t tstate_interp;     /* tstate->interp: must point back */
+	uint16_t tstate_tid;        /* native thread id, or PY_OFF_NONE (3.9/3.10) */
+	/* sizeof(PyInterpreterState) from 3.12, where pymalloc's state moved
+	 * into it; 0 while usedpools[] is a static global. */
+	uint32_t interp_size;
 };
 
 struct py_layout {
@@ -48,11 +54,22 @@ struct py_layout {
 	struct py_offsets bpf;
 	struct py_code_layout code;
 	struct py_runtime_layout runtime;
+	bool debug_offsets; /* _PyRuntime starts with _Py_DebugOffsets (3.13+) */
 };
 
 /* Fills *out for CPython major.minor. Returns 0, or -ENOTSUP for a version
  * with no layout here. */
 int py_layout_for(unsigned int major, unsigned int minor, struct py_layout *out);
+/* Replaces the table's values with what the _Py_DebugOffsets at the start
+ * of _PyRuntime (the len bytes at runtime_start, read from the ELF file)
+ * say. Returns 0; -ENOTSUP for a free-threaded build or an unknown debug
+ * layout; -EPROTO when the cookie, the version or a value is wrong. `why`
+ * gets one human line. */
+int py_layout_apply_debug_offsets(struct py_layout *l, const void *runtime_start, size_t len,
+				  char *why, size_t whylen);
+/* Bytes of _PyRuntime the call above needs at most. */
+#define PY_DEBUG_OFFSETS_MAX 1024
+
 /* "3.11" style list of the supported versions, for error messages. */
 const char *py_layout_supported(void);
 

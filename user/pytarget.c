@@ -42,7 +42,7 @@ static struct elf_file *open_mapped_start(pid_t pid, const struct proc_map *m, c
 					  int *err)
 {
 	*err = 0;
-	if (m->offset != 0 || m->path[0] != '/' || proc_host_path(pid, m->path, host, PATH_MAX))
+	if (m->offset != 0 || m->path[0] != '/' || proc_map_host_path(pid, m, host, PATH_MAX))
 		return NULL;
 	return elf_file__open(host, err);
 }
@@ -236,6 +236,28 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	elf_file__free(dbg);
 }
 
+/* 3.13+ describe their own layout at the start of _PyRuntime. Its initial
+ * value is in the file (.PyRuntime is PROGBITS), so no live read is needed. */
+static int apply_debug_offsets(struct elf_file *ef, struct py_interp *py, char *why, size_t whylen)
+{
+	uint8_t buf[PY_DEBUG_OFFSETS_MAX];
+	char what[256];
+	int err;
+
+	err = elf_file__read_vaddr(ef, py->runtime_addr - py->load_bias, buf, sizeof(buf));
+	if (err) {
+		snprintf(why, whylen, "CPython %s (%s): cannot read _Py_DebugOffsets from the file: %s",
+			 py->version, py->path, strerror(-err));
+		return -ENOTSUP;
+	}
+	err = py_layout_apply_debug_offsets(&py->layout, buf, sizeof(buf), what, sizeof(what));
+	if (err) {
+		snprintf(why, whylen, "CPython %s (%s) is not supported: %s", py->version, py->path, what);
+		return -ENOTSUP;
+	}
+	return 0;
+}
+
 void py_interp_release(struct py_interp *py)
 {
 	guards__free(&py->guards);
@@ -270,6 +292,11 @@ int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)
 		ret = -ENOTSUP;
 		goto out;
 	}
+	if (py->layout.debug_offsets) {
+		ret = apply_debug_offsets(ctx.ef, py, why, whylen);
+		if (ret)
+			goto out;
+	}
 	find_probe_points(ctx.ef, py);
 	ret = 0;
 out:
@@ -280,22 +307,134 @@ out:
 /* Thread states a sane interpreter has at most, for the check below. */
 #define MAX_THREADS_CHECKED 4096
 
-int py_interp_verify(const struct py_interp *py, char *why, size_t whylen)
+/* Walks the interpreter's thread list: every tstate must point back at the
+ * interpreter and, where thread states record it, one must be the main
+ * thread's. The gilstate TSS key the BPF side reads must be initialised. */
+static int check_threads(const struct py_interp *py, uint64_t interp, bool *main_found)
 {
 	const struct py_runtime_layout *r = &py->layout.runtime;
-	uint64_t interp = 0, tstate = 0;
+	uint64_t tstate = 0, back;
 	uint32_t tid;
-	int err;
+	int err, n = 0;
 
-	err = proc_read(py->pid, py->runtime_addr + r->interpreters_head, &interp, sizeof(interp));
-	if (!err && interp)
-		err = proc_read(py->pid, interp + r->interp_threads_head, &tstate, sizeof(tstate));
-	for (int i = 0; !err && tstate && i < MAX_THREADS_CHECKED; i++) {
-		err = proc_read(py->pid, tstate + py->layout.bpf.tstate_native_tid, &tid, sizeof(tid));
-		if (!err && tid == (uint32_t)py->pid)
-			return 0;
+	*main_found = false;
+	err = proc_read(py->pid, interp + r->interp_threads_head, &tstate, sizeof(tstate));
+	for (; !err && tstate && n < MAX_THREADS_CHECKED; n++) {
+		err = proc_read(py->pid, tstate + r->tstate_interp, &back, sizeof(back));
+		if (err || back != interp)
+			return err ? err : -EPROTO;
+		if (r->tstate_tid != PY_OFF_NONE) {
+			err = proc_read(py->pid, tstate + r->tstate_tid, &tid, sizeof(tid));
+			if (!err && tid == (uint32_t)py->pid)
+				*main_found = true;
+		}
 		if (!err)
 			err = proc_read(py->pid, tstate + r->tstate_next, &tstate, sizeof(tstate));
+	}
+	if (err)
+		return err;
+	if (!n)
+		return -EPROTO;
+	if (r->tstate_tid == PY_OFF_NONE)
+		*main_found = true;
+	return 0;
+}
+
+static int check_tss_key(const struct py_interp *py)
+{
+	uint32_t tss[2]; /* Py_tss_t: int _is_initialized; pthread_key_t _key */
+
+	if (py->layout.bpf.runtime_tss_key == PY_OFF_NONE)
+		return 0;
+	if (proc_read(py->pid, py->runtime_addr + py->layout.bpf.runtime_tss_key - 4, tss, sizeof(tss)))
+		return -EFAULT;
+	return tss[0] == 1 && tss[1] < PY_TSS_INLINE_KEYS ? 0 : -EPROTO;
+}
+
+/* usedpools[] is 32 (nextpool, prevpool) pairs; class i's list head is a
+ * pseudo pool header 16 bytes before its pair, so an empty class points at
+ * itself and a used one at a pool of its own size class that points back. */
+#define USEDPOOLS_CLASSES 32
+
+static bool is_usedpools(pid_t pid, uint64_t addr, const uint64_t *slots)
+{
+	for (int i = 0; i < USEDPOOLS_CLASSES; i++) {
+		uint64_t head = addr + 16 * (uint64_t)i - 16, next = slots[2 * i], prev = 0;
+		uint32_t szidx = 0;
+
+		if (next == head && slots[2 * i + 1] == head)
+			continue;
+		if (!next || next == head || proc_read(pid, next + PY_POOL_SZIDX, &szidx, sizeof(szidx)) ||
+		    szidx != (uint32_t)i || proc_read(pid, next + PY_POOL_NEXTPOOL + 8, &prev, sizeof(prev)) ||
+		    prev != head)
+			return false;
+	}
+	return true;
+}
+
+/* From 3.12 pymalloc's state is per interpreter: inside PyInterpreterState
+ * in 3.12, behind interp->obmalloc from 3.13. Neither offset is in the debug
+ * offsets, so both shapes are searched for in the main interpreter, checking
+ * every candidate against the pools it points to. Only the prediction of
+ * inlined allocations (LTO builds) needs it; without it they are counted as
+ * unforeseen. */
+static void locate_usedpools(struct py_interp *py, uint64_t interp)
+{
+	uint32_t size = py->layout.runtime.interp_size;
+	uint64_t slots[2 * USEDPOOLS_CLASSES], *words;
+	size_t n;
+
+	if (py->guards.usedpools_vaddr) {
+		py->usedpools_addr = py->guards.usedpools_vaddr + py->load_bias;
+		return;
+	}
+	if (!size || !py->guards.nsites)
+		return;
+	words = malloc(size);
+	if (!words)
+		return;
+	if (proc_read(py->pid, interp, words, size))
+		goto out;
+	n = size / 8;
+	for (size_t i = 0; i + 2 * USEDPOOLS_CLASSES <= n && !py->usedpools_addr; i++) {
+		uint64_t at = interp + 8 * i, v = words[i];
+
+		/* Embedded: class 0 empty or pointing at a pool. */
+		if ((v == at - 16 || (v && !(v & (py->layout.pool_size - 1)))) &&
+		    is_usedpools(py->pid, at, &words[i]))
+			py->usedpools_addr = at;
+		/* Behind a pointer: anything 8-aligned outside the struct. */
+		else if (v && !(v & 7) && (v < interp || v >= interp + size) &&
+			 !proc_read(py->pid, v, slots, sizeof(slots)) &&
+			 (slots[0] == v - 16 || (slots[0] && !(slots[0] & (py->layout.pool_size - 1)))) &&
+			 is_usedpools(py->pid, v, slots))
+			py->usedpools_addr = v;
+	}
+out:
+	free(words);
+}
+
+int py_interp_verify(struct py_interp *py, char *why, size_t whylen)
+{
+	uint64_t interp = 0;
+	bool main_found = false;
+	const char *what = NULL;
+	int err;
+
+	err = proc_read(py->pid, py->runtime_addr + py->layout.runtime.interpreters_head, &interp,
+			sizeof(interp));
+	if (!err && interp) {
+		err = check_threads(py, interp, &main_found);
+		if (err)
+			what = "the thread list does not hold together";
+		else if (!main_found)
+			what = "main thread state not found";
+		else if ((err = check_tss_key(py)))
+			what = "the gilstate TSS key is not where the table says";
+		if (!what) {
+			locate_usedpools(py, interp);
+			return 0;
+		}
 	}
 	if (proc_alive(py->pid))
 		return -ESRCH;
@@ -305,7 +444,8 @@ int py_interp_verify(const struct py_interp *py, char *why, size_t whylen)
 			 py->version, py->pid);
 		return -ENOTSUP;
 	}
-	snprintf(why, whylen, "CPython %s (%s): the %u.%u layout does not match this build (main thread state not found%s%s); not supported",
-		 py->version, py->path, py->major, py->minor, err ? ": " : "", err ? strerror(-err) : "");
+	snprintf(why, whylen, "CPython %s (%s) is not supported: the %u.%u layout does not match this build (%s%s%s)",
+		 py->version, py->path, py->major, py->minor, what ? what : "unreadable", err ? ": " : "",
+		 err ? strerror(-err) : "");
 	return -ENOTSUP;
 }

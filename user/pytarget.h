@@ -58,6 +58,7 @@ struct py_interp {
 	uint64_t gc_main_off;          /* gc_collect_main, when there is no USDT */
 	struct guard_scan guards;      /* inlined allocator copies (LTO builds); owned */
 	char debug_path[PATH_MAX];     /* detached debug symbols used, or "" */
+	uint64_t usedpools_addr;       /* pymalloc's usedpools[] in the target; 0 if unknown */
 };
 
 /* Returns 0; -ESRCH when the process is gone; -ENOENT when no mapped object
@@ -68,9 +69,11 @@ int py_interp_find(pid_t pid, struct py_interp *out, char *why, size_t whylen);
 /* Frees what py_interp_find allocated (the guard sites). */
 void py_interp_release(struct py_interp *py);
 
-/* Checks the layout against the live process: the main thread's thread state
- * must be found through the runtime, with its native thread id. Returns 0,
- * -ESRCH if the process is gone, or -ENOTSUP (layout does not match). */
-int py_interp_verify(const struct py_interp *py, char *why, size_t whylen);
+/* Checks the layout against the live process: the thread list must hold
+ * together and hold the main thread, and the gilstate TSS key must be set.
+ * Then finds what only the live process shows (usedpools[] from 3.12 on).
+ * Returns 0, -ESRCH if the process is gone, or -ENOTSUP (layout does not
+ * match). */
+int py_interp_verify(struct py_interp *py, char *why, size_t whylen);
 
 #endif
