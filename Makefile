@@ -25,7 +25,7 @@ BPF_SRCS  := $(wildcard bpf/*.bpf.c)
 BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Modules with no BPF dependency: also linked into the unit tests.
-PURE_SRCS := user/trend.c user/linetable.c user/elfsym.c user/guards.c user/sampler.c \
+PURE_SRCS := user/trend.c user/linetable.c user/elfsym.c user/guards.c user/sampler.c user/pyoffsets.c \
              user/liveness.c user/procfs.c
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
@@ -44,7 +44,7 @@ endif
 .DELETE_ON_ERROR:
 # Keep the BPF objects: they are worth inspecting with bpftool and llvm-objdump.
 .SECONDARY: $(BPF_OBJS)
-.PHONY: all deps clean test unit integration demo vmlinux
+.PHONY: all deps clean test unit integration demo vmlinux matrix python314 cpython313
 
 all: pyleakbpf
 
@@ -81,7 +81,24 @@ unit: $(UNIT_BINS)
 integration: pyleakbpf
 	$(Q)$(PYTEST) -v -rs tests/integration
 
-test: deps
+# The interpreter matrix beyond this machine's own Pythons, cached under
+# /var/cache/pyleakbpf: Debian trixie's python3.13 in a chroot (~70 s once),
+# stripped copies of pyenv's shared libpython 3.12/3.13, and two 3.13 built
+# from trixie's source package (~12 min once): a static unstripped one, and a
+# free-threaded one the tests must see refused. `make python314` adds Debian
+# sid's python3.14 in a chroot; the tests use it whenever it is there.
+matrix:
+	$(Q)./scripts/make-chroot.sh trixie python3.13
+	$(Q)./scripts/strip-copy.sh
+	$(Q)./scripts/build-cpython313.sh
+
+python314:
+	$(Q)./scripts/make-chroot.sh sid python3.14
+
+cpython313:
+	$(Q)./scripts/build-cpython313.sh
+
+test: deps matrix
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
 	$(Q)$(PYTEST) -v -rs tests/integration

@@ -354,5 +354,6 @@ int py_layout_apply_debug_offsets(struct py_layout *l, const void *runtime_start
 	cover(&o->frame_read_size, o->frame_previous, 8);
 	cover(&o->frame_read_size, o->frame_instr, 8);
 	cover(&o->frame_read_size, o->frame_owner, 1);
+	o->frame_read_size = (uint16_t)((o->frame_read_size + 7u) & ~7u);
 	return 0;
 }

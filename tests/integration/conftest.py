@@ -3,6 +3,7 @@ the real pyleakbpf binary, real BPF. Run as root (make test)."""
 import glob
 import json
 import os
+import shutil
 import signal
 import subprocess
 import time
@@ -15,10 +16,103 @@ TOOL = os.path.join(ROOT, "pyleakbpf")
 PROGS = os.path.join(ROOT, "tests", "progs")
 SCHEMA_PATH = os.path.join(ROOT, "..", "shared", "report.schema.json")
 
+# user/exitcodes.h
+EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
+EXIT_PRIVILEGE, EXIT_NO_BTF = 6, 7
+
+
+def one_error_line(run, *needles):
+    lines = [l for l in run.err.splitlines() if l.strip()]
+    assert len(lines) == 1, run.err
+    assert lines[0].startswith("pyleakbpf: "), run.err
+    for n in needles:
+        assert n in lines[0], run.err
+    assert run.out == "", run.out
+
+
 # Interpreters the machine image provides. A missing one is a failure, not a
 # skip: the suite must not pass by testing less than it says.
 PYENV = os.path.expanduser("~/.pyenv/versions")
 DEBIAN_311 = "/usr/bin/python3.11"
+
+
+CACHE = os.environ.get("PYLEAK_CACHE", "/var/cache/pyleakbpf")
+# Where the test programs are copied inside a chroot: the target sees them there.
+CHROOT_PROGS = "/opt/pyleak-progs"
+
+
+class Interp:
+    """One interpreter of the matrix: a python binary, the root it runs in
+    ("/" or a chroot made by scripts/make-chroot.sh) and how it was built."""
+
+    def __init__(self, name, python, build, root="/", env=None):
+        self.name, self.python, self.build, self.root = name, python, build, root
+        self.env = env or {}
+
+    def host(self, path):
+        """A path inside the interpreter's root, as this process opens it."""
+        return path if self.root == "/" else os.path.join(self.root, path.lstrip("/"))
+
+    def progs(self):
+        """The test programs' folder as the target sees it."""
+        if self.root == "/":
+            return PROGS
+        shutil.copytree(PROGS, self.host(CHROOT_PROGS), dirs_exist_ok=True,
+                        ignore=shutil.ignore_patterns("__pycache__"))
+        return CHROOT_PROGS
+
+    def argv(self, script):
+        return ([self.python] if self.root == "/" else ["chroot", self.root, self.python]) + [script]
+
+
+def matrix():
+    """Every interpreter this machine has for the matrix, and the ones it
+    lacks (name, how to get it). Debian's python3.11 and what `make matrix`
+    makes (run by `make test`) are always expected; pyenv builds when
+    present; the sid chroot with 3.14 after `make python314`."""
+    found = [Interp("debian-3.11", DEBIAN_311, "static libpython, stripped, LTO+PGO, detached debug symbols")]
+    missing = []
+    for minor in range(9, 15):
+        paths = sorted(glob.glob(os.path.join(PYENV, "3.%d.*" % minor, "bin", "python3.%d" % minor)))
+        if paths:
+            version = paths[-1].split(os.sep)[-3]
+            found.append(Interp("pyenv-" + version, paths[-1], "shared libpython, unstripped"))
+        elif minor < 14:
+            missing.append(("pyenv-3.%d" % minor, "not under %s" % PYENV))
+    for suite, minor, how in (("trixie", 13, "make test"), ("sid", 14, "make python314")):
+        root = os.path.join(CACHE, "chroot-" + suite)
+        if os.path.exists(os.path.join(root, ".pyleak-ready")):
+            found.append(Interp("%s-3.%d-chroot" % (suite, minor), "/usr/bin/python3.%d" % minor,
+                                "Debian %s, static libpython, stripped, LTO+PGO, in a chroot" % suite, root))
+        else:
+            missing.append(("%s-3.%d-chroot" % (suite, minor), "run `%s`" % how))
+    for ready in sorted(glob.glob(os.path.join(CACHE, "stripped-3.*", ".pyleak-ready"))):
+        d = os.path.dirname(ready)
+        version = os.path.basename(d).split("-", 1)[1]
+        home = open(ready).read().strip()
+        found.append(Interp("pyenv-%s-stripped" % version, os.path.join(d, "bin", "python" + version.rsplit(".", 1)[0]),
+                            "shared libpython stripped to .dynsym (pyenv build, scripts/strip-copy.sh)",
+                            env={"LD_LIBRARY_PATH": os.path.join(d, "lib"), "PYTHONHOME": home}))
+    static = os.path.join(CACHE, "cpython-3.13", "bin", "python3.13")
+    if os.access(static, os.X_OK):
+        found.append(Interp("source-3.13-static", static,
+                            "static libpython, unstripped, from Debian trixie's source package"))
+    else:
+        missing.append(("source-3.13-static", "run `make matrix`"))
+    return found, missing
+
+
+MATRIX, MATRIX_MISSING = matrix()
+
+
+def pytest_terminal_summary(terminalreporter):
+    tr = terminalreporter
+    tr.section("interpreter matrix")
+    for i in MATRIX:
+        tr.write_line("tested   %-22s %s (%s)" % (i.name, i.python if i.root == "/" else i.root + i.python,
+                                                  i.build))
+    for name, why in MATRIX_MISSING:
+        tr.write_line("absent   %-22s %s" % (name, why))
 
 
 def pyenv_python(minor):
@@ -64,14 +158,16 @@ class Target:
     """A Python program started for a test, killed at the end."""
 
     def __init__(self, python, prog, env=None, run_for=None):
-        self.path = os.path.join(PROGS, prog)
+        interp = python if isinstance(python, Interp) else Interp(python, python, "")
+        self.path = os.path.join(interp.progs(), prog)
         e = dict(os.environ)
         e.pop("PYTHONMALLOC", None)
+        e.update(interp.env)
         e.update(env or {})
         if run_for is not None:
             e["PYLEAK_RUN_FOR"] = str(run_for)
-        self.proc = subprocess.Popen([python, self.path], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                     env=e, cwd=PROGS, text=True)
+        self.proc = subprocess.Popen(interp.argv(self.path), stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                     env=e, cwd=interp.host(os.path.dirname(self.path)), text=True)
         line = self.proc.stdout.readline()
         if not line.startswith("ready"):
             self.stop()
@@ -136,3 +232,31 @@ def start_tool(*args):
 def innermost(site):
     f = site["frames"][0]
     return f["file"], f["line"], f["function"]
+
+
+def watch(schema, pid, duration, stop_when=None):
+    """Runs pyleakbpf in the default mode, validating each report as it
+    comes; stops it (SIGTERM, final report) once stop_when(report) holds."""
+    tool = start_tool("-p", pid, "-d", duration, "-i", 2, "--json")
+    reports = []
+    deadline = time.monotonic() + duration + 60
+    try:
+        for line in tool.stdout:
+            report = json.loads(line)
+            jsonschema.validate(report, schema, cls=jsonschema.Draft202012Validator)
+            reports.append(report)
+            if stop_when and stop_when(report) and not report["final"]:
+                tool.send_signal(signal.SIGTERM)
+                stop_when = None
+            if time.monotonic() > deadline:
+                break
+        code = tool.wait(timeout=30)
+    finally:
+        if tool.poll() is None:
+            tool.kill()
+            tool.wait()
+    err = tool.stderr.read()
+    assert code == 0, err
+    assert reports and reports[-1]["final"], err
+    assert all(r["mode"] == "sampled" for r in reports)
+    return reports

@@ -8,20 +8,8 @@ import time
 
 import pytest
 
-from conftest import TOOL, marked_line, pyenv_python, run_tool, start_tool
-
-EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
-EXIT_PRIVILEGE, EXIT_NO_BTF = 6, 7
-
-
-def one_error_line(run, *needles):
-    lines = [l for l in run.err.splitlines() if l.strip()]
-    assert len(lines) == 1, run.err
-    assert lines[0].startswith("pyleakbpf: "), run.err
-    for n in needles:
-        assert n in lines[0], run.err
-    assert run.out == "", run.out
-
+from conftest import (EXIT_NO_BTF, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_PRIVILEGE, EXIT_UNSUPPORTED,
+                      EXIT_USAGE, TOOL, marked_line, one_error_line, pyenv_python, run_tool, start_tool)
 
 def dead_pid():
     p = subprocess.Popen(["true"])

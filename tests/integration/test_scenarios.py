@@ -3,14 +3,9 @@
 (sampled) mode on Debian's stock LTO /usr/bin/python3.11 and on pyenv's plain
 CPython 3.11. Each leak must be named within 30 s of attach; each control is
 watched for 60 s."""
-import json
-import signal
-import time
-
-import jsonschema
 import pytest
 
-from conftest import DEBIAN_311, marked_lines, pyenv_python, start_tool
+from conftest import DEBIAN_311, marked_lines, pyenv_python, watch
 
 INTERPRETERS = {
     "debian-lto": lambda: DEBIAN_311,
@@ -56,34 +51,6 @@ def names_marked_line(report, path, marked):
         return False
     mine = first_frame_in(report["sites"][0], path)
     return mine is not None and mine["line"] in marked
-
-
-def watch(schema, pid, duration, stop_when=None):
-    """Runs pyleakbpf in the default mode, validating each report as it
-    comes; stops it (SIGTERM, final report) once stop_when(report) holds."""
-    tool = start_tool("-p", pid, "-d", duration, "-i", 2, "--json")
-    reports = []
-    deadline = time.monotonic() + duration + 60
-    try:
-        for line in tool.stdout:
-            report = json.loads(line)
-            jsonschema.validate(report, schema, cls=jsonschema.Draft202012Validator)
-            reports.append(report)
-            if stop_when and stop_when(report) and not report["final"]:
-                tool.send_signal(signal.SIGTERM)
-                stop_when = None
-            if time.monotonic() > deadline:
-                break
-        code = tool.wait(timeout=30)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-            tool.wait()
-    err = tool.stderr.read()
-    assert code == 0, err
-    assert reports and reports[-1]["final"], err
-    assert all(r["mode"] == "sampled" for r in reports)
-    return reports
 
 
 @pytest.mark.parametrize("interp", INTERPRETERS)

@@ -1,0 +1,70 @@
+"""The interpreter matrix: every CPython this machine has (see conftest.matrix
+and the "interpreter matrix" section at the end of the run), each watched in
+the default mode. For each one the leak must be named on its exact line, and
+the walked stack must be the one traceback.extract_stack() printed inside the
+target at that line: every frame's file, line and function, outermost
+included."""
+import json
+import os
+import subprocess
+
+import pytest
+
+from conftest import CACHE, EXIT_UNSUPPORTED, MATRIX, innermost, marked_line, one_error_line, run_tool, watch
+
+NAME_WITHIN_S = 30
+
+
+def version_of(interp):
+    argv = interp.argv("-c")[:-1] + ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
+    env = dict(os.environ, **interp.env)
+    return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout.strip()
+
+
+def summary(report):
+    return "leak=%s rss=%s coverage=%s\n" % (report["leak"], report["rss_bytes"], report["coverage"]) + "\n".join(
+        "%s:%s in %s %s B %.0f B/s %s" % (innermost(s) + (s["bytes"], s["slope_bytes_per_s"], s["verdict"]))
+        for s in report["sites"][:4])
+
+
+@pytest.mark.parametrize("interp", MATRIX, ids=[i.name for i in MATRIX])
+def test_leak_named_with_true_stack(interp, target, schema):
+    dump_inside = "/tmp/pyleak-stack-%s.json" % interp.name
+    dump = interp.host(dump_inside)
+    if os.path.exists(dump):
+        os.unlink(dump)
+    t = target(interp, "leak_list.py", env={"PYLEAK_STACK_DUMP": dump_inside})
+    line = marked_line("leak_list.py")
+
+    def named(r):
+        return r["leak"] and r["sites"] and r["sites"][0]["leak"] and innermost(r["sites"][0])[:2] == (t.path, line)
+
+    reports = watch(schema, t.pid, NAME_WITHIN_S + 10, named)
+    hits = [r for r in reports if named(r)]
+    assert hits, "%s: leak not named; last report:\n%s" % (interp.name, summary(reports[-1]))
+    assert hits[0]["elapsed_s"] <= NAME_WITHIN_S + 1
+    last = reports[-1]
+    assert last["python"] == version_of(interp)
+    assert last["pid"] == t.pid  # the host's pid, whatever root the target runs in
+
+    truth = json.loads(open(dump).read())
+    walked = hits[0]["sites"][0]["frames"]
+    assert len(walked) == len(truth), (walked, truth)
+    for got, want in zip(walked, truth):
+        assert (got["file"], got["line"]) == (want["file"], want["line"]), (walked, truth)
+        # 3.11+ report the qualified name, extract_stack the plain one.
+        assert got["function"].split(".")[-1] == want["function"], (walked, truth)
+
+
+FREE_THREADED = os.path.join(CACHE, "cpython-3.13t", "bin", "python3.13t")
+
+
+def test_free_threaded_build_is_refused(target):
+    """A free-threaded 3.13t (built by `make matrix`) has no GIL, no
+    pymalloc pools and other object headers: refused, never walked."""
+    if not os.access(FREE_THREADED, os.X_OK):
+        pytest.fail("no free-threaded CPython at %s: run `make matrix`" % FREE_THREADED)
+    t = target(FREE_THREADED, "steady.py", env={"PYTHON_GIL": "0"})
+    run = run_tool("-p", t.pid, "-d", 5)
+    assert run.code == EXIT_UNSUPPORTED, (run.code, run.err)
+    one_error_line(run, "not supported", "free-threaded")
