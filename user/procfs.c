@@ -79,6 +79,29 @@ int proc_tgid(pid_t pid, pid_t *tgid)
 	return 0;
 }
 
+int proc_ns_pid(pid_t pid, pid_t *ns_pid)
+{
+	char buf[4096], *p, *end;
+	long v = pid;
+
+	*ns_pid = pid;
+	if (read_proc_file(pid, "status", buf, sizeof(buf)) < 0)
+		return -ESRCH;
+	p = strstr(buf, "\nNSpid:");
+	if (!p)
+		return 0; /* kernels before 4.1: no namespaces to see through */
+	/* NSpid: host pid, then one per nested namespace, innermost last. */
+	for (p += 7; ; p = end) {
+		long n = strtol(p, &end, 10);
+
+		if (end == p)
+			break;
+		v = n;
+	}
+	*ns_pid = (pid_t)v;
+	return 0;
+}
+
 int proc_exe(pid_t pid, char *buf, size_t len)
 {
 	char path[64];

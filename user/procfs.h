@@ -23,6 +23,9 @@ int proc_alive(pid_t pid);
 int proc_comm(pid_t pid, char *buf, size_t len);
 /* The process a task id belongs to (itself for a process). */
 int proc_tgid(pid_t pid, pid_t *tgid);
+/* The pid the process has in its own (innermost) pid namespace: what
+ * CPython records as a thread id in a container. Itself outside one. */
+int proc_ns_pid(pid_t pid, pid_t *ns_pid);
 int proc_exe(pid_t pid, char *buf, size_t len);
 /* A path by which this process can open the file behind mapping m, even
  * when the target runs in a chroot or container: maps shows a chroot's files

@@ -314,10 +314,13 @@ static int check_threads(const struct py_interp *py, uint64_t interp, bool *main
 {
 	const struct py_runtime_layout *r = &py->layout.runtime;
 	uint64_t tstate = 0, back;
+	pid_t ns_pid;
 	uint32_t tid;
 	int err, n = 0;
 
 	*main_found = false;
+	/* In a container CPython records the namespace's thread ids. */
+	proc_ns_pid(py->pid, &ns_pid);
 	err = proc_read(py->pid, interp + r->interp_threads_head, &tstate, sizeof(tstate));
 	for (; !err && tstate && n < MAX_THREADS_CHECKED; n++) {
 		err = proc_read(py->pid, tstate + r->tstate_interp, &back, sizeof(back));
@@ -325,7 +328,7 @@ static int check_threads(const struct py_interp *py, uint64_t interp, bool *main
 			return err ? err : -EPROTO;
 		if (r->tstate_tid != PY_OFF_NONE) {
 			err = proc_read(py->pid, tstate + r->tstate_tid, &tid, sizeof(tid));
-			if (!err && tid == (uint32_t)py->pid)
+			if (!err && (tid == (uint32_t)py->pid || tid == (uint32_t)ns_pid))
 				*main_found = true;
 		}
 		if (!err)

@@ -109,7 +109,7 @@ def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("interpreter matrix")
     for i in MATRIX:
-        tr.write_line("tested   %-22s %s (%s)" % (i.name, i.python if i.root == "/" else i.root + i.python,
+        tr.write_line("found    %-22s %s (%s)" % (i.name, i.python if i.root == "/" else i.root + i.python,
                                                   i.build))
     for name, why in MATRIX_MISSING:
         tr.write_line("absent   %-22s %s" % (name, why))

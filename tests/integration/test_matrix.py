@@ -68,3 +68,32 @@ def test_free_threaded_build_is_refused(target):
     run = run_tool("-p", t.pid, "-d", 5)
     assert run.code == EXIT_UNSUPPORTED, (run.code, run.err)
     one_error_line(run, "not supported", "free-threaded")
+
+
+def test_container_pid_and_mount_namespace(schema):
+    """A target in its own pid and mount namespaces, chrooted (a container
+    without the engine): attached by its host pid, files found through the
+    namespace, and the report speaks of the host pid."""
+    interp = next((i for i in MATRIX if i.name == "trixie-3.13-chroot"), None)
+    if interp is None:
+        pytest.fail("no trixie chroot: run `make matrix`")
+    script = os.path.join(interp.progs(), "leak_list.py")
+    proc = subprocess.Popen(["unshare", "--pid", "--mount", "--fork", "chroot", interp.root, interp.python, script],
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ready = proc.stdout.readline().split()
+        assert ready and ready[0] == "ready", proc.stderr.read()
+        assert ready[1] == "1"  # pid 1 inside its namespace
+        with open("/proc/%d/task/%d/children" % (proc.pid, proc.pid)) as fh:
+            host_pid = int(fh.read().split()[0])
+        line = marked_line("leak_list.py")
+
+        def named(r):
+            return r["sites"] and r["sites"][0]["leak"] and innermost(r["sites"][0])[:2] == (script, line)
+
+        reports = watch(schema, host_pid, NAME_WITHIN_S + 10, named)
+        assert any(named(r) for r in reports), summary(reports[-1])
+        assert all(r["pid"] == host_pid for r in reports)
+    finally:
+        proc.kill()
+        proc.wait()
