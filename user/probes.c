@@ -365,7 +365,7 @@ static void attach_gc(struct probes *p, const struct py_interp *py, struct probe
 		    !keep_link(p, bpf_program__attach_usdt(skel->progs.gc_done_usdt, py->pid, py->host_path,
 							   "python", "gc__done", NULL))) {
 			out->gc = true;
-			out->gc_how = "usdt python:gc__start/gc__done";
+			snprintf(out->gc_how, sizeof(out->gc_how), "usdt python:gc__start/gc__done");
 		}
 		return;
 	}
@@ -373,7 +373,7 @@ static void attach_gc(struct probes *p, const struct py_interp *py, struct probe
 	    !keep_link(p, attach_uprobe(skel->progs.gc_main_enter, false, py->pid, py->host_path, py->gc_main_off, 0)) &&
 	    !keep_link(p, attach_uprobe(skel->progs.gc_main_return, true, py->pid, py->host_path, py->gc_main_off, 0))) {
 		out->gc = true;
-		out->gc_how = "uprobe gc_collect_main";
+		snprintf(out->gc_how, sizeof(out->gc_how), "uprobe %s", py->layout.gc_main);
 	}
 }
 
@@ -455,7 +455,8 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 	/* rss_stat only reports counters that change: start from /proc's view. */
 	proc_rss_parts(py->pid, (uint64_t *)&rss.bytes[PY_MM_FILEPAGES], (uint64_t *)&rss.bytes[PY_MM_ANONPAGES],
 		       (uint64_t *)&rss.bytes[PY_MM_SHMEMPAGES]);
-	out->gc_how = "not observable: no USDT probes and no gc_collect_main symbol";
+	snprintf(out->gc_how, sizeof(out->gc_how), "not observable: no USDT probes and no %s symbol",
+		 py->layout.gc_main);
 	err = bpf_map__update_elem(p->skel->maps.targets, &tgid, sizeof(tgid), &target, sizeof(target),
 				   BPF_ANY);
 	if (!err)

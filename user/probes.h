@@ -32,7 +32,7 @@ struct probes_attached {
 	int guard_sites; /* inlined allocator copies probed (LTO builds) */
 	int libc_funcs;  /* libc malloc family functions probed */
 	bool gc;         /* GC is observed (USDT or gc_collect_main) */
-	const char *gc_how;
+	char gc_how[96]; /* how, or why not */
 	bool rss;        /* the rss_stat tracepoint feeds RSS */
 };
 

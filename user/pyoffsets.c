@@ -35,6 +35,7 @@ static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 9,
 		.pool_size = 4096,
+		.gc_main = "collect",
 		.bpf = {
 			/* No native thread id to check the GIL holder
 			 * against: the TSS slot alone says whose tstate. */
@@ -67,6 +68,7 @@ static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 10,
 		.pool_size = 16384,
+		.gc_main = "gc_collect_main",
 		.bpf = {
 			.runtime_tstate_current = PY_OFF_NONE,
 			.runtime_tss_key = 584 + 4,
@@ -97,6 +99,7 @@ static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 11,
 		.pool_size = 16384,
+		.gc_main = "gc_collect_main",
 		.bpf = {
 			.runtime_tstate_current = 576,  /* gilstate.tstate_current */
 			.runtime_tss_key = 592 + 4,     /* gilstate.autoTSSkey._key */
@@ -128,6 +131,7 @@ static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 12,
 		.pool_size = 16384,
+		.gc_main = "gc_collect_main",
 		.bpf = {
 			/* The current tstate moved to a thread-local; the
 			 * TSS slot still holds each thread's own. */
@@ -161,6 +165,7 @@ static const struct py_layout layouts[] = {
 		/* Overridden by _Py_DebugOffsets where they say. */
 		.major = 3, .minor = 13,
 		.pool_size = 16384,
+		.gc_main = "gc_collect_main",
 		.bpf = {
 			.runtime_tstate_current = PY_OFF_NONE,
 			.runtime_tss_key = 2160 + 4,
@@ -192,6 +197,7 @@ static const struct py_layout layouts[] = {
 	{
 		.major = 3, .minor = 14,
 		.pool_size = 16384,
+		.gc_main = "gc_collect_main",
 		.bpf = {
 			.runtime_tstate_current = PY_OFF_NONE,
 			.runtime_tss_key = 2336 + 4,

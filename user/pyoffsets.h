@@ -55,6 +55,9 @@ struct py_layout {
 	struct py_code_layout code;
 	struct py_runtime_layout runtime;
 	bool debug_offsets; /* _PyRuntime starts with _Py_DebugOffsets (3.13+) */
+	/* The static function every collection runs through, with the
+	 * (tstate, generation, ...) arguments, for builds without GC USDTs. */
+	const char *gc_main;
 };
 
 /* Fills *out for CPython major.minor. Returns 0, or -ENOTSUP for a version

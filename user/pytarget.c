@@ -226,7 +226,7 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	py->gc_usdt = elf_file__has_usdt(ef, "python", "gc__start") &&
 		      elf_file__has_usdt(ef, "python", "gc__done");
 	py->gc_main_off = 0;
-	if (!py->gc_usdt && !elf_file__find_symbol(ef, "gc_collect_main", &sym))
+	if (!py->gc_usdt && !elf_file__find_symbol(ef, py->layout.gc_main, &sym) && sym.type == STT_FUNC)
 		elf_file__vaddr_to_offset(ef, sym.value, &py->gc_main_off);
 	dbg = open_debug_file(ef, py);
 	/* An unreadable .text only costs the inlined copies: the exported
