@@ -1,7 +1,7 @@
 #!/bin/sh
-# Makes, once, stripped copies of pyenv's shared libpython (3.9, 3.10, 3.12, 3.13,
-# when present) for the test matrix: a libpython3.X.so with only .dynsym left,
-# as python.org's docker images ship it. The copy runs as
+# Makes, once, stripped copies of pyenv's shared libpython (3.9, 3.10, 3.12
+# and 3.13, when present) for the test matrix: a libpython3.X.so with only
+# .dynsym left, as python.org's docker images ship it. The copy runs as
 #   LD_LIBRARY_PATH=$dir/lib PYTHONHOME=<pyenv prefix> $dir/bin/python3.X
 # (pyenv's binaries carry a RUNPATH, which LD_LIBRARY_PATH overrides).
 set -eu
