@@ -71,6 +71,7 @@ struct py_point {
 #define PY_POOL_REF_COUNT 0
 #define PY_POOL_FREEBLOCK 8
 #define PY_POOL_NEXTPOOL 16
+#define PY_POOL_PREVPOOL 24
 #define PY_POOL_SZIDX 36
 #define PY_POOL_NEXTOFFSET 40
 #define PY_POOL_HEADER_SIZE 48

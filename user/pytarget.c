@@ -202,11 +202,10 @@ static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *p
 	py->debug_path[0] = '\0';
 	if (py->has_symtab || elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 3)
 		return NULL;
-	snprintf(path, sizeof(path), "/proc/%d/root/usr/lib/debug/.build-id/%.2s/%s.debug", py->pid, id, id + 2);
-	dbg = elf_file__open(path, &err);
-	if (dbg)
-		snprintf(py->debug_path, sizeof(py->debug_path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id,
-			 id + 2);
+	snprintf(py->debug_path, sizeof(py->debug_path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
+	dbg = proc_root_path(py->pid, py->debug_path, path, sizeof(path)) ? NULL : elf_file__open(path, &err);
+	if (!dbg)
+		py->debug_path[0] = '\0';
 	return dbg;
 }
 
@@ -368,7 +367,7 @@ static bool is_usedpools(pid_t pid, uint64_t addr, const uint64_t *slots)
 		if (next == head && slots[2 * i + 1] == head)
 			continue;
 		if (!next || next == head || proc_read(pid, next + PY_POOL_SZIDX, &szidx, sizeof(szidx)) ||
-		    szidx != (uint32_t)i || proc_read(pid, next + PY_POOL_NEXTPOOL + 8, &prev, sizeof(prev)) ||
+		    szidx != (uint32_t)i || proc_read(pid, next + PY_POOL_PREVPOOL, &prev, sizeof(prev)) ||
 		    prev != head)
 			return false;
 	}
