@@ -6,8 +6,9 @@
 # (pyenv's binaries carry a RUNPATH, which LD_LIBRARY_PATH overrides).
 set -eu
 CACHE=${PYLEAK_CACHE:-/var/cache/pyleakbpf}
+home=${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}
 for minor in 9 10 12 13; do
-	prefix=$(ls -d "$HOME"/.pyenv/versions/3.$minor.* 2>/dev/null | sort -V | tail -n1)
+	prefix=$(ls -d "$home"/.pyenv/versions/3.$minor.* 2>/dev/null | sort -V | tail -n1)
 	[ -n "$prefix" ] || continue
 	dir=$CACHE/stripped-$(basename "$prefix")
 	[ -f "$dir/.pyleak-ready" ] && continue
