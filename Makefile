@@ -83,7 +83,7 @@ integration: pyleakbpf
 
 # The interpreter matrix beyond this machine's own Pythons, cached under
 # /var/cache/pyleakbpf: Debian trixie's python3.13 in a chroot (~70 s once),
-# stripped copies of pyenv's shared libpython 3.12/3.13, and two 3.13 built
+# stripped copies of pyenv's shared libpython 3.9/3.10/3.12/3.13, two 3.13 built
 # from trixie's source package (~12 min once): a static unstripped one, and a
 # free-threaded one the tests must see refused. `make python314` adds Debian
 # sid's python3.14 in a chroot; the tests use it whenever it is there.

@@ -147,10 +147,8 @@ int proc_map_host_path(pid_t pid, const struct proc_map *m, char *buf, size_t le
 
 static int parse_maps_line(char *line, struct proc_map *m)
 {
-	unsigned long long start, end, off;
+	unsigned long long start, end, off, inode = 0;
 	int path_at = 0;
-
-	unsigned long long inode = 0;
 
 	if (sscanf(line, "%llx-%llx %4s %llx %*s %llu %n", &start, &end, m->perms, &off, &inode, &path_at) < 5)
 		return -EINVAL;

@@ -27,6 +27,10 @@
 #define STR_LAYOUT_312 \
 	.str_state = 32, .str_ascii_data = 40, .str_utf8_length = 40, .str_utf8 = 48, .str_compact_data = 56
 #define OBJ_LAYOUT .ob_type = 8, .bytes_size = 16, .bytes_data = 32
+/* PyCodeObject's name and table pointers, unmoved from 3.11 to 3.14. */
+#define CODE_NAMES_311 .code_filename = 112, .code_name = 120, .code_qualname = 128, .code_linetable = 136
+/* PyThreadState's list links, unmoved from 3.9 to 3.14. */
+#define TSTATE_LINKS .tstate_next = 8, .tstate_interp = 16
 
 #define GLIBC_TSS .pthread_specific = GLIBC_PTHREAD_SPECIFIC, \
 	.pthread_specific_stride = GLIBC_PTHREAD_SPECIFIC_STRIDE
@@ -62,8 +66,7 @@ static const struct py_layout layouts[] = {
 			.code_adaptive = PY_OFF_NONE, .code_firsttraceable = PY_OFF_NONE,
 			.linetable = PY_LNOTAB_39,
 		},
-		.runtime = { .interpreters_head = 32, .interp_threads_head = 8, .tstate_next = 8, .tstate_interp = 16,
-			     .tstate_tid = PY_OFF_NONE },
+		.runtime = { .interpreters_head = 32, .interp_threads_head = 8, TSTATE_LINKS },
 	},
 	{
 		.major = 3, .minor = 10,
@@ -93,8 +96,7 @@ static const struct py_layout layouts[] = {
 			.code_adaptive = PY_OFF_NONE, .code_firsttraceable = PY_OFF_NONE,
 			.linetable = PY_LINETABLE_310,
 		},
-		.runtime = { .interpreters_head = 32, .interp_threads_head = 8, .tstate_next = 8, .tstate_interp = 16,
-			     .tstate_tid = PY_OFF_NONE },
+		.runtime = { .interpreters_head = 32, .interp_threads_head = 8, TSTATE_LINKS },
 	},
 	{
 		.major = 3, .minor = 11,
@@ -120,13 +122,11 @@ static const struct py_layout layouts[] = {
 		},
 		.code = {
 			OBJ_LAYOUT, STR_LAYOUT_39,
-			.code_filename = 112, .code_name = 120, .code_qualname = 128,
-			.code_firstlineno = 72, .code_linetable = 136,
+			CODE_NAMES_311, .code_firstlineno = 72,
 			.code_adaptive = 184, .code_firsttraceable = 168,
 			.linetable = PY_LOCTABLE_311,
 		},
-		.runtime = { .interpreters_head = 40, .interp_threads_head = 16, .tstate_next = 8, .tstate_interp = 16,
-			     .tstate_tid = 160 },
+		.runtime = { .interpreters_head = 40, .interp_threads_head = 16, TSTATE_LINKS },
 	},
 	{
 		.major = 3, .minor = 12,
@@ -153,13 +153,11 @@ static const struct py_layout layouts[] = {
 		},
 		.code = {
 			OBJ_LAYOUT, STR_LAYOUT_312,
-			.code_filename = 112, .code_name = 120, .code_qualname = 128,
-			.code_firstlineno = 68, .code_linetable = 136,
+			CODE_NAMES_311, .code_firstlineno = 68,
 			.code_adaptive = 192, .code_firsttraceable = 176,
 			.linetable = PY_LOCTABLE_311,
 		},
-		.runtime = { .interpreters_head = 40, .interp_threads_head = 72, .tstate_next = 8, .tstate_interp = 16,
-			     .tstate_tid = 144, .interp_size = 383552 },
+		.runtime = { .interpreters_head = 40, .interp_threads_head = 72, TSTATE_LINKS, .interp_size = 383552 },
 	},
 	{
 		/* Overridden by _Py_DebugOffsets where they say. */
@@ -185,13 +183,11 @@ static const struct py_layout layouts[] = {
 		},
 		.code = {
 			OBJ_LAYOUT, STR_LAYOUT_312,
-			.code_filename = 112, .code_name = 120, .code_qualname = 128,
-			.code_firstlineno = 68, .code_linetable = 136,
+			CODE_NAMES_311, .code_firstlineno = 68,
 			.code_adaptive = 200, .code_firsttraceable = 184,
 			.linetable = PY_LOCTABLE_311,
 		},
-		.runtime = { .interpreters_head = 632, .interp_threads_head = 7344, .tstate_next = 8,
-			     .tstate_interp = 16, .tstate_tid = 160, .interp_size = 194968 },
+		.runtime = { .interpreters_head = 632, .interp_threads_head = 7344, TSTATE_LINKS, .interp_size = 194968 },
 		.debug_offsets = true,
 	},
 	{
@@ -201,7 +197,7 @@ static const struct py_layout layouts[] = {
 		.bpf = {
 			.runtime_tstate_current = PY_OFF_NONE,
 			.runtime_tss_key = 2336 + 4,
-			.runtime_finalizing = 808 - 24,
+			.runtime_finalizing = 784,
 			GLIBC_TSS,
 			.tstate_native_tid = 160,
 			.tstate_frame = 72,
@@ -219,13 +215,11 @@ static const struct py_layout layouts[] = {
 		},
 		.code = {
 			OBJ_LAYOUT, STR_LAYOUT_312,
-			.code_filename = 112, .code_name = 120, .code_qualname = 128,
-			.code_firstlineno = 68, .code_linetable = 136,
+			CODE_NAMES_311, .code_firstlineno = 68,
 			.code_adaptive = 208, .code_firsttraceable = 192,
 			.linetable = PY_LOCTABLE_311,
 		},
-		.runtime = { .interpreters_head = 808, .interp_threads_head = 7344, .tstate_next = 8,
-			     .tstate_interp = 16, .tstate_tid = 160 },
+		.runtime = { .interpreters_head = 808, .interp_threads_head = 7344, TSTATE_LINKS },
 		.debug_offsets = true,
 	},
 };
@@ -337,7 +331,6 @@ int py_layout_apply_debug_offsets(struct py_layout *l, const void *runtime_start
 	take(&l->runtime.tstate_interp, field(buf, d->tstate, TS_INTERP), 1u << 12, &bad);
 	take(&o->tstate_frame, field(buf, d->tstate, TS_CURRENT_FRAME), 1u << 12, &bad);
 	take(&o->tstate_native_tid, field(buf, d->tstate, TS_NATIVE_TID), 1u << 12, &bad);
-	l->runtime.tstate_tid = o->tstate_native_tid;
 	o->cframe_current_frame = PY_OFF_NONE;
 	/* The BPF walk copies PY_FRAME_READ_MAX bytes of a frame at most. */
 	take(&o->frame_previous, field(buf, d->frame, IF_PREVIOUS), PY_FRAME_READ_MAX - 8, &bad);

@@ -42,7 +42,6 @@ struct py_runtime_layout {
 	uint16_t interp_threads_head;
 	uint16_t tstate_next;
 	uint16_t tstate_interp;     /* tstate->interp: must point back */
-	uint16_t tstate_tid;        /* native thread id, or PY_OFF_NONE (3.9/3.10) */
 	/* sizeof(PyInterpreterState) from 3.12, where pymalloc's state moved
 	 * into it; 0 while usedpools[] is a static global. */
 	uint32_t interp_size;

@@ -325,8 +325,8 @@ static int check_threads(const struct py_interp *py, uint64_t interp, bool *main
 		err = proc_read(py->pid, tstate + r->tstate_interp, &back, sizeof(back));
 		if (err || back != interp)
 			return err ? err : -EPROTO;
-		if (r->tstate_tid != PY_OFF_NONE) {
-			err = proc_read(py->pid, tstate + r->tstate_tid, &tid, sizeof(tid));
+		if (py->layout.bpf.tstate_native_tid != PY_OFF_NONE) {
+			err = proc_read(py->pid, tstate + py->layout.bpf.tstate_native_tid, &tid, sizeof(tid));
 			if (!err && (tid == (uint32_t)py->pid || tid == (uint32_t)ns_pid))
 				*main_found = true;
 		}
@@ -337,7 +337,7 @@ static int check_threads(const struct py_interp *py, uint64_t interp, bool *main
 		return err;
 	if (!n)
 		return -EPROTO;
-	if (r->tstate_tid == PY_OFF_NONE)
+	if (py->layout.bpf.tstate_native_tid == PY_OFF_NONE)
 		*main_found = true;
 	return 0;
 }

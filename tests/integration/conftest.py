@@ -234,6 +234,17 @@ def innermost(site):
     return f["file"], f["line"], f["function"]
 
 
+def summary(report):
+    """The process verdict and the top four sites of a report, for assertion messages."""
+    rows = []
+    for s in report["sites"][:4]:
+        f = s["frames"][0]
+        rows.append("%s:%d %s %s B %.0f B/s r2=%.2f %s [%s]" % (f["file"], f["line"], f["function"], s["bytes"],
+                                                             s["slope_bytes_per_s"], s["r2"], s["verdict"],
+                                                             s["source"]))
+    return "leak=%s rss=%s coverage=%s\n" % (report["leak"], report["rss_bytes"], report["coverage"]) + "\n".join(rows)
+
+
 def watch(schema, pid, duration, stop_when=None):
     """Runs pyleakbpf in the default mode, validating each report as it
     comes; stops it (SIGTERM, final report) once stop_when(report) holds."""

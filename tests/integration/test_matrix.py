@@ -10,21 +10,16 @@ import subprocess
 
 import pytest
 
-from conftest import CACHE, EXIT_UNSUPPORTED, MATRIX, innermost, marked_line, one_error_line, run_tool, watch
+from conftest import (CACHE, EXIT_UNSUPPORTED, MATRIX, innermost, marked_line, one_error_line, run_tool, summary,
+                      watch)
 
 NAME_WITHIN_S = 30
 
 
 def version_of(interp):
-    argv = interp.argv("-c")[:-1] + ["-c", "import sys; print('%d.%d.%d' % sys.version_info[:3])"]
+    argv = interp.argv("-c") + ["import sys; print('%d.%d.%d' % sys.version_info[:3])"]
     env = dict(os.environ, **interp.env)
     return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout.strip()
-
-
-def summary(report):
-    return "leak=%s rss=%s coverage=%s\n" % (report["leak"], report["rss_bytes"], report["coverage"]) + "\n".join(
-        "%s:%s in %s %s B %.0f B/s %s" % (innermost(s) + (s["bytes"], s["slope_bytes_per_s"], s["verdict"]))
-        for s in report["sites"][:4])
 
 
 @pytest.mark.parametrize("interp", MATRIX, ids=[i.name for i in MATRIX])

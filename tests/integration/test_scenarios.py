@@ -5,7 +5,7 @@ CPython 3.11. Each leak must be named within 30 s of attach; each control is
 watched for 60 s."""
 import pytest
 
-from conftest import DEBIAN_311, marked_lines, pyenv_python, watch
+from conftest import DEBIAN_311, marked_lines, pyenv_python, summary, watch
 
 INTERPRETERS = {
     "debian-lto": lambda: DEBIAN_311,
@@ -34,16 +34,6 @@ NAME_WITHIN_S = 30
 
 def first_frame_in(site, path):
     return next((f for f in site["frames"] if f["file"] == path), None)
-
-
-def summary(report):
-    rows = []
-    for s in report["sites"][:4]:
-        f = s["frames"][0]
-        rows.append("%s:%d %s %s B %.0f B/s r2=%.2f %s [%s]" % (f["file"], f["line"], f["function"], s["bytes"],
-                                                             s["slope_bytes_per_s"], s["r2"], s["verdict"],
-                                                             s["source"]))
-    return "leak=%s rss=%s coverage=%s\n" % (report["leak"], report["rss_bytes"], report["coverage"]) + "\n".join(rows)
 
 
 def names_marked_line(report, path, marked):
