@@ -18,7 +18,7 @@ const volatile __u64 page_size = 4096;
  * probes on a shared binary can serve many processes. */
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, PY_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct py_target);
 } targets SEC(".maps");
@@ -73,14 +73,14 @@ struct {
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, PY_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct gc_state);
 } gc_states SEC(".maps");
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
-	__uint(max_entries, 1024);
+	__uint(max_entries, PY_MAX_TARGETS);
 	__type(key, __u32);
 	__type(value, struct rss_state);
 } rss_states SEC(".maps");
@@ -91,6 +91,27 @@ struct {
 	__type(key, __u32);
 	__type(value, __u64);
 } counters SEC(".maps");
+
+/* Sampling windows by py_target.slot, and traps per probe point by attach
+ * cookie (the loader removes the hottest breakpoints first, so a closing
+ * window traps less). Both in .bss: the loader reads them with no syscall. */
+struct py_window windows[PY_MAX_TARGETS];
+__u64 point_hits[PY_MAX_POINTS];
+
+/* A window's limit was reached: the record is the window's slot. */
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 4096);
+} window_full SEC(".maps");
+
+static __always_inline struct py_window *window_of(const struct py_target *t)
+{
+	__u32 slot = t->slot;
+
+	if (slot >= PY_MAX_TARGETS)
+		return NULL;
+	return &windows[slot];
+}
 
 static __always_inline void count(__u32 idx)
 {
@@ -104,6 +125,28 @@ static __always_inline void count(__u32 idx)
 static __always_inline void count_hit(__u32 source)
 {
 	count(source == PY_SRC_MALLOC ? PYC_HITS_MALLOC : PYC_HITS_PYMALLOC);
+}
+
+/* Counts one allocator trap against the target's window. True when it may
+ * record: the window is open and this trap is within its limit. The trap
+ * that reaches the limit wakes the loader to detach. */
+static __always_inline bool window_take(const struct py_target *t)
+{
+	struct py_window *w = window_of(t);
+	__u32 slot = t->slot;
+	__u64 n;
+
+	if (!w)
+		return false;
+	n = __sync_fetch_and_add(&w->hits, 1) + 1;
+	/* Also before recording began: the limit counts attach-time traps. */
+	if (n == w->limit)
+		bpf_ringbuf_output(&window_full, &slot, sizeof(slot), BPF_RB_FORCE_WAKEUP);
+	if (!w->open || n > w->limit) {
+		count(PYC_HITS_TAIL);
+		return false;
+	}
+	return true;
 }
 
 static __always_inline struct site_stats *stats_for(__u64 *stack_id)
@@ -222,9 +265,14 @@ int point_return(struct pt_regs *ctx)
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), addr = PT_REGS_RC(ctx);
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
 	struct pending_call *p;
+	struct py_target *t;
 
-	if (!bpf_map_lookup_elem(&targets, &tgid))
+	t = bpf_map_lookup_elem(&targets, &tgid);
+	if (!t)
 		return 0;
+	/* Counted against the window, but never refused: a call whose entry
+	 * recorded completes, or its pending entry would go stale. */
+	window_take(t);
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p) {
 		count(PYC_HITS_PYMALLOC);
@@ -337,6 +385,10 @@ int point_hit(struct pt_regs *ctx)
 	if (!pt)
 		return 0;
 	count_hit(pt->source);
+	if (idx < PY_MAX_POINTS)
+		__sync_fetch_and_add(&point_hits[idx], 1);
+	if (!window_take(t))
+		return 0;
 	/* Copied to the stack: the verifier refuses a computed offset into ctx. */
 	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))
 		return 0;
@@ -369,6 +421,7 @@ static __always_inline int gc_begin(long generation)
 
 	if (!g)
 		return 0;
+	count(PYC_HITS_GC);
 	/* Constant indexes: the verifier cannot bound a value the target passed. */
 	if (generation == 0)
 		__sync_fetch_and_add(&g->collections[0], 1);
@@ -386,7 +439,10 @@ static __always_inline int gc_end(long collected)
 	__u32 tgid = bpf_get_current_pid_tgid() >> 32;
 	struct gc_state *g = bpf_map_lookup_elem(&gc_states, &tgid);
 
-	if (!g || !g->start_ns)
+	if (!g)
+		return 0;
+	count(PYC_HITS_GC);
+	if (!g->start_ns)
 		return 0;
 	g->total_ns += bpf_ktime_get_ns() - g->start_ns;
 	g->start_ns = 0;

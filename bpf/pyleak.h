@@ -107,11 +107,35 @@ struct py_offsets {
 	__u64 code_tag_mask;          /* 3.14 stack refs tag the low bits */
 };
 
+/* Processes observed at once: the `targets` map's size, and the number of
+ * sampling-window slots. */
+#define PY_MAX_TARGETS 1024
+
 /* One observed process. Keyed by tgid in the `targets` map. */
 struct py_target {
 	__u64 runtime_addr; /* address of _PyRuntime in the target */
 	__u64 usedpools;    /* pymalloc's usedpools[] in the target; 0 if unknown */
+	__u32 slot;         /* its struct py_window in `windows` */
+	__u32 pad;
 	struct py_offsets off;
+};
+
+/* One target's sampling window. It lives in the BPF object's .bss, which
+ * the loader maps, so opening and closing a window costs no syscall.
+ *
+ * Why a trap limit: a window sized by a rate measured earlier is no bound,
+ * since a target idle when it was measured may be busy now. So the loader
+ * gives each window a number of traps it may record (`limit`, absolute on
+ * the monotonic `hits`), BPF stops recording at that number and wakes the
+ * loader through the `window_full` ring buffer, and the loader detaches.
+ * Traps taken while the breakpoints are still being removed are counted in
+ * `hits` (they are cost) but record nothing, which also makes them cheaper.
+ */
+struct py_window {
+	__u64 hits;             /* allocator traps, ever; BPF adds */
+	__u64 limit;            /* record while hits <= limit; loader sets */
+	__u32 open;             /* 1: recording allowed; loader sets */
+	__u32 pad;
 };
 
 struct py_frame {
@@ -195,6 +219,8 @@ enum py_counter {
 	PYC_HITS_PYMALLOC,   /* probe traps in the interpreter's allocator (cost) */
 	PYC_HITS_MALLOC,     /* probe traps in libc's malloc family (cost) */
 	PYC_NO_PREDICT,      /* inlined allocation whose block could not be foreseen */
+	PYC_HITS_GC,         /* GC probe traps (cost) */
+	PYC_HITS_TAIL,       /* allocator traps past a window's limit: cost, nothing recorded */
 	PYC__COUNT,
 };
 

@@ -38,15 +38,26 @@ struct probes_attached {
 
 /* Opens and loads the BPF object. Returns NULL with *err a negative errno. */
 struct probes *probes__new(const struct probes_opts *opts, int *err);
-/* Registers the target in the maps, attaches GC and RSS probes, and checks
- * that every allocator probe attaches. With `allocators_on` they stay
- * attached (--exact); otherwise probes__group_set() opens windows. Returns 0
- * or a negative errno; `why` names the probe that failed. */
+/* Registers the target in the maps, attaches GC and RSS probes, and plans
+ * the allocator probes. With `allocators_on` they are attached now and stay
+ * (--exact); otherwise probes__group_set() opens windows, the first of
+ * which must attach every group. Returns 0 or a negative errno; `why` names
+ * the probe that failed. */
 int probes__attach(struct probes *p, const struct py_interp *py, bool allocators_on,
 		   struct probes_attached *out, char *why, size_t whylen);
 /* Attaches (on) or detaches (off) one group of the target's allocator probes.
  * Returns 0 or a negative errno. */
 int probes__group_set(struct probes *p, pid_t pid, enum probe_group g, bool on);
+/* The target's sampling window, shared with BPF (see struct py_window in
+ * pyleak.h): the loader sets `limit` and `open`, and reads the counts.
+ * NULL for a pid never attached. */
+struct py_window *probes__window(struct probes *p, pid_t pid);
+/* An epoll fd, readable once a window has reached its limit; drain it with
+ * probes__window_drain(). */
+int probes__window_fd(struct probes *p);
+void probes__window_drain(struct probes *p);
+/* The error line for group g failing to attach with err. */
+void probes__attach_error(enum probe_group g, pid_t pid, int err, char *why, size_t whylen);
 /* Probe traps so far in a group, all targets (the cost model's input). */
 uint64_t probes__group_hits(struct probes *p, enum probe_group g);
 void probes__free(struct probes *p);

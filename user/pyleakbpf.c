@@ -50,32 +50,41 @@ static int exit_for_bpf(int err)
 	return err == -EPERM || err == -EACCES ? EXIT_PRIVILEGE : EXIT_BPF;
 }
 
-/* Sleeps until `deadline` (monotonic), a signal, or the target's exit.
- * The pidfd makes an exit end the wait at once, so the final report comes
- * while the maps still hold the last allocations. Returns false to stop. */
-static bool wait_until(double deadline, void *arg)
+/* Sleeps until `deadline` (monotonic), a signal, the target's exit, or
+ * wake_fd (>= 0) being readable. The pidfd makes an exit end the wait at
+ * once, so the final report comes while the maps still hold the last
+ * allocations. */
+static enum wait_result wait_until(double deadline, int pidfd, int wake_fd)
 {
-	int pidfd = *(int *)arg;
-	struct pollfd pfd = { .fd = pidfd, .events = POLLIN };
+	struct pollfd pfd[2] = { { .fd = pidfd, .events = POLLIN }, { .fd = wake_fd, .events = POLLIN } };
 	double left;
 
 	while (!stop_signal && (left = deadline - clock_s(CLOCK_MONOTONIC)) > 0) {
-		if (pidfd < 0) {
-			usleep(left > 0.01 ? 10000 : (useconds_t)(left * 1e6));
-			continue;
+		/* Without a pidfd, exits are noticed within 10 ms. */
+		int ms = pidfd >= 0 ? (int)(left * 1000) + 1 : (left > 0.01 ? 10 : 1);
+
+		if (poll(pfd, 2, ms) > 0) {
+			if (pfd[0].revents)
+				return WAIT_STOP;
+			if (pfd[1].revents)
+				return WAIT_WOKEN;
 		}
-		if (poll(&pfd, 1, (int)(left * 1000) + 1) > 0)
-			return false;
 	}
-	return !stop_signal;
+	return stop_signal ? WAIT_STOP : WAIT_DEADLINE;
 }
 
 /* Pool reads per sweep: 2048 x 16 KiB bounds a sweep to ~32 MiB of copying. */
 #define SWEEP_MAX_POOLS 2048
+/* A window that may take fewer traps than this records too little to be
+ * worth the breakpoints it writes and removes. */
+#define WINDOW_MIN_HITS 200
 
-static double exact_cost(struct probes *p, double trap_cost_s, double elapsed)
+
+/* Every trap since attach over the time since: allocator probes (windows,
+ * their attach and detach included) and GC probes. */
+static double trap_cost(const struct session *s, double trap_cost_s, double elapsed)
 {
-	uint64_t hits = probes__group_hits(p, PROBE_GROUP_PYMALLOC) + probes__group_hits(p, PROBE_GROUP_MALLOC);
+	uint64_t hits = s->counters[PYC_HITS_PYMALLOC] + s->counters[PYC_HITS_MALLOC] + s->counters[PYC_HITS_GC];
 
 	return elapsed > 0 ? hits * trap_cost_s / elapsed : 0;
 }
@@ -118,36 +127,35 @@ static void report_now(struct run *r)
 	double now = clock_s(CLOCK_MONOTONIC);
 
 	if (r->windows) {
-		double share[2] = { sampler_seen_share(&r->windows->policy, PROBE_GROUP_PYMALLOC),
-				    sampler_seen_share(&r->windows->policy, PROBE_GROUP_MALLOC) };
+		double share = windows__seen_share(r->windows, now - s->start);
 
-		session__set_sampling(s, share, sampler_cost(&r->windows->policy), r->windows->swept_dead);
-	} else {
-		s->overhead = exact_cost(r->probes, r->trap_cost_s, now - s->start);
+		session__set_sampling(s, share, &r->windows->policy.sum, r->windows->swept_dead);
 	}
 	session__poll(s, r->probes, now, clock_s(CLOCK_REALTIME));
+	s->overhead = trap_cost(s, r->trap_cost_s, s->elapsed);
 	r->final = stop_signal || s->exited || (r->opts->duration_s > 0 && s->elapsed >= r->opts->duration_s - 1e-3);
 	emit(s, r->opts, r->ro, r->final);
 	schedule_next_report(r);
 }
 
 /* Sleeps until `deadline`, reporting whenever a report is due on the way
- * (the sampling windows call this to wait). Returns false once the final
- * report is out. */
-static bool wait_reporting(double deadline, void *arg)
+ * (the sampling windows call this to wait), or until wake_fd is readable. */
+static enum wait_result wait_reporting(double deadline, int wake_fd, void *arg)
 {
 	struct run *r = arg;
 
 	while (!r->final) {
 		double until = deadline < r->next_report ? deadline : r->next_report;
-		bool more = wait_until(until, &r->pidfd);
+		enum wait_result w = wait_until(until, r->pidfd, wake_fd);
 
-		if (!more || clock_s(CLOCK_MONOTONIC) >= r->next_report)
+		if (w == WAIT_STOP || clock_s(CLOCK_MONOTONIC) >= r->next_report)
 			report_now(r);
+		if (w == WAIT_WOKEN)
+			return r->final ? WAIT_STOP : WAIT_WOKEN;
 		if (clock_s(CLOCK_MONOTONIC) >= deadline)
 			break;
 	}
-	return !r->final;
+	return r->final ? WAIT_STOP : WAIT_DEADLINE;
 }
 
 int main(int argc, char **argv)
@@ -213,8 +221,8 @@ int main(int argc, char **argv)
 	}
 	so.budget = opts.budget;
 	so.period_s = opts.period_s;
-	so.min_window_s = 0.005;
 	so.max_window_s = opts.period_s / 2;
+	so.min_hits = WINDOW_MIN_HITS;
 	err = probes__trap_cost(probes, &so.trap_cost_s);
 	if (err) {
 		snprintf(why, sizeof(why), "uprobes do not work here: a probe on this program %s",
@@ -237,10 +245,11 @@ int main(int argc, char **argv)
 		uint32_t fin = py->layout.bpf.runtime_finalizing;
 
 		windows__init(&win, &so, opts.pid, py->layout.pool_size, SWEEP_MAX_POOLS,
-			      fin == PY_OFF_NONE ? 0 : py->runtime_addr + fin);
+			      fin == PY_OFF_NONE ? 0 : py->runtime_addr + fin, clock_s(CLOCK_MONOTONIC));
 		win.verbose = opts.verbose;
 		windows = &win;
-		session__set_sampling(&sess, (double[2]){ 0, 0 }, 0, 0);
+		session__set_sampling(&sess, 0, &win.policy.sum, 0);
+		sess.budget = opts.budget;
 	}
 
 	pidfd = (int)syscall(SYS_pidfd_open, opts.pid, 0);
@@ -257,10 +266,13 @@ int main(int argc, char **argv)
 			    .trap_cost_s = so.trap_cost_s, .pidfd = pidfd, .next_report = sess.start };
 	schedule_next_report(&run);
 	while (!run.final) {
-		if (windows)
-			windows__run_period(windows, probes, wait_reporting, &run);
-		else
-			wait_reporting(run.next_report, &run);
+		if (!windows) {
+			wait_reporting(run.next_report, -1, &run);
+		} else if (!windows__run_period(windows, probes, wait_reporting, &run) && windows->fatal) {
+			probes__attach_error(windows->fatal_group, opts.pid, windows->fatal, why, sizeof(why));
+			ret = proc_alive(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(windows->fatal);
+			goto fail;
+		}
 	}
 	if (sess.exited)
 		fprintf(stderr, "pyleakbpf: pid %d exited; final report above\n", opts.pid);

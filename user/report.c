@@ -132,9 +132,12 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 	fputc('\n', f);
 	fprintf(f, "probe cost %.2f%% of the target's time (modelled: %.1f us per trap)", s->overhead * 100,
 		s->trap_cost_s * 1e6);
-	if (s->sampled)
-		fprintf(f, "; sampled 1 in %.0f interpreter and 1 in %.0f libc allocations: figures are estimates",
-			s->scale[PY_SRC_PYMALLOC], s->scale[PY_SRC_MALLOC]);
+	if (s->sampled) {
+		fprintf(f, "; worst second %.1f%%, worst 10 s %.1f%%", s->windows.worst_1s * 100,
+			s->windows.worst_10s * 100);
+		fprintf(f, "\nsampled 1 in %.0f allocations (%llu windows): figures are estimates",
+			s->scale[PY_SRC_PYMALLOC], (unsigned long long)s->windows.windows);
+	}
 	fputc('\n', f);
 	fprintf(f, "%3s %10s %9s %13s %5s %-8s %s\n", "#", "LIVE", "COUNT", "SLOPE", "R²", "VERDICT", "SITE");
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
@@ -220,6 +223,22 @@ static void json_gc(FILE *f, const struct session *s)
 		(unsigned long long)g->collections[1], (unsigned long long)g->collections[2]);
 }
 
+/* How the sampled mode spent its budget: enough to check the bound from the
+ * report alone (README "Cost"). */
+static void json_sampling(FILE *f, const struct session *s)
+{
+	const struct sampler_summary *w = &s->windows;
+
+	fprintf(f, ",\"sampling\":{\"budget\":%.4f,\"windows\":%llu,\"windows_full\":%llu,"
+		   "\"periods_skipped\":%llu,\"window_traps\":%llu,\"max_window_traps\":%llu,"
+		   "\"max_window_limit\":%llu,\"max_traps_after_limit\":%llu,\"worst_1s_cost\":%.5f,"
+		   "\"worst_10s_cost\":%.5f,\"recorded_s\":%.3f}",
+		json_num(s->budget), (unsigned long long)w->windows, (unsigned long long)w->full,
+		(unsigned long long)w->skipped, (unsigned long long)w->hits, (unsigned long long)w->max_hits,
+		(unsigned long long)w->max_limit, (unsigned long long)w->max_tail, json_num(w->worst_1s),
+		json_num(w->worst_10s), json_num(w->on_s));
+}
+
 void report_json(FILE *f, const struct session *s, const struct report_opts *o, bool final)
 {
 	const uint64_t *c = s->counters;
@@ -243,6 +262,8 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 		(unsigned long long)s->rss_now, json_num(s->rss_j.all.slope), json_num(s->rss_j.all.r2),
 		s->rss_from_bpf ? "rss_stat" : "procfs");
 	json_gc(f, s);
+	if (s->sampled)
+		json_sampling(f, s);
 	fprintf(f, ",\"leak\":%s,\"sites\":[", s->leak ? "true" : "false");
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
 		if (!worth_showing(ranked[i]))
@@ -253,7 +274,8 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 	}
 	fprintf(f, "],\"events\":{\"allocs\":%llu,\"frees\":%llu,\"frees_untracked\":%llu,"
 		   "\"frees_at_exit\":%llu,\"gc\":%llu,\"rss\":%llu,\"traps_pymalloc\":%llu,"
-		   "\"traps_malloc\":%llu,\"freed_between_windows\":%llu},"
+		   "\"traps_malloc\":%llu,\"traps_gc\":%llu,\"traps_after_window\":%llu,"
+		   "\"freed_between_windows\":%llu},"
 		   "\"dropped\":{\"allocs_map_full\":%llu,\"stacks_map_full\":%llu,\"sites_map_full\":%llu,"
 		   "\"threads_pending_full\":%llu,\"no_thread_state\":%llu,\"frame_read_errors\":%llu,"
 		   "\"truncated_stacks\":%llu,\"unforeseen_blocks\":%llu}}\n",
@@ -261,7 +283,8 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 		(unsigned long long)c[PYC_FREE_UNTRACKED], (unsigned long long)c[PYC_FREE_AT_EXIT],
 		(unsigned long long)c[PYC_GC_EVENTS],
 		(unsigned long long)c[PYC_RSS_EVENTS], (unsigned long long)c[PYC_HITS_PYMALLOC],
-		(unsigned long long)c[PYC_HITS_MALLOC], (unsigned long long)s->swept_dead,
+		(unsigned long long)c[PYC_HITS_MALLOC], (unsigned long long)c[PYC_HITS_GC],
+		(unsigned long long)c[PYC_HITS_TAIL], (unsigned long long)s->swept_dead,
 		(unsigned long long)c[PYC_ALLOCS_FULL],
 		(unsigned long long)c[PYC_STACKS_FULL], (unsigned long long)c[PYC_STATS_FULL],
 		(unsigned long long)c[PYC_PENDING_FULL], (unsigned long long)c[PYC_NO_TSTATE],

@@ -1,110 +1,132 @@
 // SPDX-License-Identifier: MIT
-/* Window lengths from a cost budget; see sampler.h. */
+/* Trap limits from a token bucket of trap time; see sampler.h. */
 #include <string.h>
 #include "sampler.h"
 
-void sampler_init(struct sampler *s, const struct sampler_opts *o, int ngroups)
+/* Before any window has been closed, the detach is assumed to cost this
+ * share of the bucket. */
+#define FIRST_TAIL_SHARE 0.25
+
+void sampler_init(struct sampler *s, const struct sampler_opts *o, double now_s)
 {
 	memset(s, 0, sizeof(*s));
 	s->o = *o;
-	s->ngroups = ngroups > SAMPLER_MAX_GROUPS ? SAMPLER_MAX_GROUPS : ngroups;
-	for (int g = 0; g < s->ngroups; g++) {
-		/* First window: as short as allowed, to measure the rate. */
-		s->g[g].window_s = o->min_window_s;
-		s->g[g].rate = -1;
+	s->refilled_s = now_s;
+	s->tokens = sampler_capacity(s);
+}
+
+static double tail_reserve(const struct sampler *s)
+{
+	uint64_t most = 0;
+	size_t n = s->ntails < SAMPLER_TAILS ? s->ntails : SAMPLER_TAILS;
+
+	if (!n)
+		return FIRST_TAIL_SHARE * s->o.budget * s->o.period_s;
+	for (size_t i = 0; i < n; i++)
+		if (s->tails[i] > most)
+			most = s->tails[i];
+	return most * s->o.trap_cost_s;
+}
+
+double sampler_capacity(const struct sampler *s)
+{
+	double period = s->o.budget * s->o.period_s;
+	double one = tail_reserve(s) + s->o.min_hits * s->o.trap_cost_s;
+
+	return one > period ? one : period;
+}
+
+uint64_t sampler_next_limit(struct sampler *s, double now_s)
+{
+	double cap = sampler_capacity(s), avail;
+
+	if (now_s > s->refilled_s) {
+		s->tokens += s->o.budget * (now_s - s->refilled_s);
+		s->refilled_s = now_s;
 	}
-}
-
-void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits, uint64_t all_hits)
-{
-	struct sampler_group *sg;
-
-	if (g < 0 || g >= s->ngroups)
-		return;
-	sg = &s->g[g];
-	sg->on_s += on_s;
-	sg->hits += all_hits;
-	if (on_s > 0)
-		sg->rate = hits / on_s;
-}
-
-void sampler_period_done(struct sampler *s, double period_s)
-{
-	s->elapsed_s += period_s;
-	for (int g = 0; g < s->ngroups; g++) {
-		s->g[g].on_done_s = s->g[g].on_s;
-		s->g[g].hits_done = s->g[g].hits;
-	}
-}
-
-/* Share of the target's time trapping while the group is attached. Above 1
- * when several threads trap at once: left so, as each of them pays. */
-static double attached_cost(const struct sampler *s, const struct sampler_group *sg)
-{
-	return sg->rate * s->o.trap_cost_s;
-}
-
-void sampler_plan(struct sampler *s)
-{
-	double left = s->o.budget * s->o.period_s; /* trap seconds per period */
-	int order[SAMPLER_MAX_GROUPS], n = s->ngroups;
-
-	for (int i = 0; i < n; i++)
-		order[i] = i;
-	/* Cheapest first (insertion sort: a handful of groups). */
-	for (int i = 1; i < n; i++) {
-		for (int j = i; j > 0 && attached_cost(s, &s->g[order[j]]) < attached_cost(s, &s->g[order[j - 1]]); j--) {
-			int t = order[j];
-
-			order[j] = order[j - 1];
-			order[j - 1] = t;
-		}
-	}
-	for (int i = 0; i < n; i++) {
-		struct sampler_group *sg = &s->g[order[i]];
-		double share = left / (n - i), c, w;
-
-		if (sg->rate < 0) {
-			sg->window_s = s->o.min_window_s;
-			left -= sg->window_s; /* worst case: it traps all along */
-			continue;
-		}
-		c = attached_cost(s, sg);
-		w = c > 0 ? share / c : s->o.max_window_s;
-		if (w > s->o.max_window_s)
-			w = s->o.max_window_s;
-		if (w < s->o.min_window_s)
-			w = s->o.min_window_s;
-		sg->window_s = w;
-		left -= w * c;
-		if (left < 0)
-			left = 0;
-	}
-}
-
-double sampler_cost(const struct sampler *s)
-{
-	uint64_t hits = 0;
-
-	if (s->elapsed_s <= 0)
+	if (s->tokens > cap)
+		s->tokens = cap;
+	avail = s->tokens - tail_reserve(s);
+	if (s->o.trap_cost_s <= 0 || avail < s->o.min_hits * s->o.trap_cost_s) {
+		s->sum.skipped++;
 		return 0;
-	for (int g = 0; g < s->ngroups; g++)
-		hits += s->g[g].hits_done;
-	return hits * s->o.trap_cost_s / s->elapsed_s;
+	}
+	return (uint64_t)(avail / s->o.trap_cost_s);
 }
 
-double sampler_seen_share(const struct sampler *s, int g)
+static double overlap(const struct sampler_window *w, double from, double to)
 {
-	const struct sampler_group *sg;
-	double trap, on, all;
+	double a = w->open_s > from ? w->open_s : from;
+	double b = w->close_s < to ? w->close_s : to;
 
-	if (g < 0 || g >= s->ngroups || s->elapsed_s <= 0)
-		return 0;
-	sg = &s->g[g];
-	trap = sg->hits_done * s->o.trap_cost_s;
-	on = sg->on_done_s - trap;
-	all = s->elapsed_s - trap;
+	if (w->close_s <= w->open_s) /* an instant: all or nothing */
+		return w->open_s >= from && w->open_s <= to ? 1 : 0;
+	return b > a ? (b - a) / (w->close_s - w->open_s) : 0;
+}
+
+static double cost_in(const struct sampler *s, double from, double to)
+{
+	size_t n = s->nhist < SAMPLER_HISTORY ? s->nhist : SAMPLER_HISTORY;
+	double traps = 0;
+
+	for (size_t i = 0; i < n; i++)
+		traps += s->hist[i].hits * overlap(&s->hist[i], from, to);
+	return traps * s->o.trap_cost_s / (to - from);
+}
+
+double sampler_worst(const struct sampler *s, double span_s)
+{
+	size_t n = s->nhist < SAMPLER_HISTORY ? s->nhist : SAMPLER_HISTORY;
+	double worst = 0;
+
+	for (size_t i = 0; i < n; i++) {
+		double a = cost_in(s, s->hist[i].open_s, s->hist[i].open_s + span_s);
+		double b = cost_in(s, s->hist[i].close_s - span_s, s->hist[i].close_s);
+
+		if (a > worst)
+			worst = a;
+		if (b > worst)
+			worst = b;
+	}
+	return worst;
+}
+
+void sampler_window_done(struct sampler *s, double open_s, double close_s, uint64_t hits, uint64_t tail,
+			 uint64_t limit, bool full, double rec_s)
+{
+	struct sampler_summary *m = &s->sum;
+	double w1, w10;
+
+	s->tokens -= hits * s->o.trap_cost_s;
+	s->tails[s->ntails++ % SAMPLER_TAILS] = tail;
+	s->hist[s->nhist++ % SAMPLER_HISTORY] = (struct sampler_window){ open_s, close_s, hits };
+	m->windows++;
+	m->full += full;
+	m->hits += hits;
+	m->rec_hits += hits > tail ? hits - tail : 0;
+	m->on_s += rec_s > 0 ? rec_s : 0;
+	if (hits > m->max_hits)
+		m->max_hits = hits;
+	if (limit > m->max_limit)
+		m->max_limit = limit;
+	if (tail > m->max_tail)
+		m->max_tail = tail;
+	/* Only stretches touching the new window can have become worse, but
+	 * the history is small enough to look at whole. */
+	w1 = sampler_worst(s, 1);
+	w10 = sampler_worst(s, 10);
+	if (w1 > m->worst_1s)
+		m->worst_1s = w1;
+	if (w10 > m->worst_10s)
+		m->worst_10s = w10;
+}
+
+double sampler_time_share(const struct sampler *s, double elapsed_s)
+{
+	double on = s->sum.on_s - s->sum.rec_hits * s->o.trap_cost_s;
+	double all = elapsed_s - s->sum.hits * s->o.trap_cost_s;
+
 	if (on <= 0 || all <= 0)
 		return 0;
-	return on / all > 1 ? 1 : on / all;
+	return on >= all ? 1 : on / all;
 }

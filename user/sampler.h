@@ -1,61 +1,99 @@
 /* SPDX-License-Identifier: MIT */
-/* The sampled mode's cost control: how long each group of allocator probes
- * may stay attached per period so that their traps cost the target at most
- * `budget` of its time.
+/* The sampled mode's cost control: how many probe traps each window may
+ * take, so that traps cost the target at most `budget` of its time over
+ * every stretch of time, not just on average.
  *
- * Every probe hit is a kernel trap of fixed cost (measured at start-up by
- * calibrate.c). While a group is attached the target spends
- * rate * trap_cost of its time trapping, where rate is the group's hits per
- * attached second, measured in the previous window. A group attached for
- * `w` seconds of every `period` therefore costs w / period * rate * trap_cost.
- * The budget is shared out cheapest group first: a group that is rarely hit
- * (libc malloc in a pure-Python service) can stay attached the whole period,
- * leaving the rest for the busy one (pymalloc).
+ * A token bucket of trap time: it fills at `budget` seconds of trap per
+ * second and holds at most one period's worth (more when one window's
+ * detach alone costs more than that). A window opens only when the bucket
+ * holds enough for `min_hits` traps beyond the detach it will cost, and may
+ * take as many traps as the bucket holds less that reserve: BPF stops
+ * recording at that count and the loader detaches at once (windows.c). What
+ * every window really cost, the traps taken while its breakpoints were
+ * being removed included, is then taken out of the bucket, which may go
+ * into debt. So for any stretch of T seconds the traps cost at most
+ *   capacity + budget * T + (one detach beyond its reserve),
+ * whatever the target did before: no quiet moment buys a long window.
+ * With the defaults (2%, 4 s) that is about 10% of any second, 3% of any
+ * ten seconds, and the budget plus a fraction of a point over a minute.
+ *
+ * The estimates' scale: see sampler_time_share().
  *
  * Pure logic: unit-tested in tests/unit/test_sampler.c. */
 #ifndef PYLEAK_SAMPLER_H
 #define PYLEAK_SAMPLER_H
 
+#include <stdbool.h>
 #include <stdint.h>
-
-#define SAMPLER_MAX_GROUPS 4
 
 struct sampler_opts {
 	double budget;       /* share of the target's time the traps may take, e.g. 0.02 */
-	double period_s;     /* one window per group per period */
-	double min_window_s; /* shortest window worth opening (attach cost) */
-	double max_window_s; /* longest window: caps a burst the last rate did not foresee */
-	double trap_cost_s;  /* one probe hit */
+	double period_s;     /* one window per period */
+	double max_window_s; /* a window on a quiet target closes after this */
+	double trap_cost_s;  /* one probe hit, measured at start-up */
+	uint64_t min_hits;   /* a window that may take fewer traps is not worth its detach */
 };
 
-struct sampler_group {
-	double window_s;  /* length of the next window */
-	double on_s;      /* attached, in total */
-	uint64_t hits;    /* probe hits, in total, attaching and detaching included */
-	double rate;      /* hits per attached second in the last window; < 0: unknown */
-	double on_done_s; /* on_s and hits as of the last completed period, so that */
-	uint64_t hits_done; /* shares are not skewed by a period half recorded */
+/* Windows remembered for the worst-stretch costs: at one per 0.2 s period
+ * at most, 64 cover the longest stretch (10 s). */
+#define SAMPLER_HISTORY 64
+/* Recent detaches whose largest sizes the next reserve. */
+#define SAMPLER_TAILS 8
+
+struct sampler_window {
+	double open_s, close_s; /* attach started, detach done */
+	uint64_t hits;          /* every trap in between */
+};
+
+/* What the windows did, for the report. */
+struct sampler_summary {
+	uint64_t windows;   /* opened */
+	uint64_t skipped;   /* periods with no window: the bucket was short */
+	uint64_t full;      /* closed by their trap limit rather than by time */
+	uint64_t hits;      /* traps in all windows, detaches included */
+	uint64_t rec_hits;  /* ... of which while the windows recorded */
+	uint64_t max_hits;  /* the most traps any one window took, detach included */
+	uint64_t max_limit; /* the largest limit any window was given */
+	uint64_t max_tail;  /* the most traps any one window took after it stopped recording */
+	double worst_1s;    /* worst share of any 1 s stretch spent in window traps */
+	double worst_10s;   /* ... of any 10 s stretch */
+	double on_s;        /* time the windows recorded, in all */
 };
 
 struct sampler {
 	struct sampler_opts o;
-	int ngroups;
-	double elapsed_s;
-	struct sampler_group g[SAMPLER_MAX_GROUPS];
+	double tokens;     /* trap seconds that may be spent; negative: in debt */
+	double refilled_s; /* when tokens were last added */
+	uint64_t tails[SAMPLER_TAILS];
+	uint64_t ntails;
+	struct sampler_window hist[SAMPLER_HISTORY];
+	uint64_t nhist;
+	struct sampler_summary sum;
 };
 
-void sampler_init(struct sampler *s, const struct sampler_opts *o, int ngroups);
-/* After a window: group g was open for on_s and hit `hits` times meanwhile,
- * `all_hits` counting those while it attached and detached too. */
-void sampler_record(struct sampler *s, int g, double on_s, uint64_t hits, uint64_t all_hits);
-void sampler_period_done(struct sampler *s, double period_s);
-/* Recomputes every group's next window from the last measured rates. */
-void sampler_plan(struct sampler *s);
-/* Modelled cost so far: trap time over elapsed time, all groups. */
-double sampler_cost(const struct sampler *s);
-/* Estimated share of group g's allocator calls that were seen: the target's
- * working time while attached over its working time in all (trap time taken
- * out of both). 0 before anything was measured. */
-double sampler_seen_share(const struct sampler *s, int g);
+/* The bucket starts full: observation begins with a window. */
+void sampler_init(struct sampler *s, const struct sampler_opts *o, double now_s);
+/* The bucket's size: a period's budget, or one detach's reserve plus
+ * min_hits when that is larger. */
+double sampler_capacity(const struct sampler *s);
+/* Traps the window opening now may take; 0: open none this period. */
+uint64_t sampler_next_limit(struct sampler *s, double now_s);
+/* A window ran from open_s (attach began) to close_s (detach done) and took
+ * `hits` traps in all, `tail` of them after it stopped recording; it had
+ * `limit` and was stopped by it when `full`; it recorded for rec_s. */
+void sampler_window_done(struct sampler *s, double open_s, double close_s, uint64_t hits, uint64_t tail,
+			 uint64_t limit, bool full, double rec_s);
+/* Worst share of any stretch of span_s seconds spent in window traps, among
+ * the stretches that begin at a remembered window's start or end at its end
+ * (where the maxima lie), each window's traps spread evenly over it. */
+double sampler_worst(const struct sampler *s, double span_s);
+/* Share of the target's allocations the windows saw, as the share of its
+ * working time they covered: the time they recorded less the traps taken
+ * meanwhile, over the time elapsed less every window trap. Right for a
+ * target whose allocations follow wall time (a request loop); where traps
+ * dominate a window its working time is a small difference of large
+ * numbers, and an estimate built on it is rough (README "Limits"). 0 before
+ * any working time was covered. */
+double sampler_time_share(const struct sampler *s, double elapsed_s);
 
 #endif

@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include "probes.h"
 #include "pytarget.h"
+#include "sampler.h"
 #include "sites.h"
 #include "symbolize.h"
 #include "trend.h"
@@ -43,7 +44,9 @@ struct session {
 
 	bool sampled;            /* the default mode; false with --exact */
 	double scale[2];         /* allocations per sampled one, by enum py_source: 1 in exact mode */
-	double overhead;         /* modelled: probe traps' share of the target's time */
+	struct sampler_summary windows; /* what the sampling windows did (sampled mode) */
+	double budget;           /* sampled mode: the share of time the traps may take */
+	double overhead;         /* modelled: every probe trap's share of the target's time */
 	double trap_cost_s;      /* one probe hit, measured at start-up */
 	uint64_t swept_dead;     /* sampled blocks found freed from outside */
 
@@ -55,8 +58,11 @@ struct session {
 
 int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
 		  double now_mono);
-/* The sampled mode's figures for the next poll; exact mode leaves scale 1. */
-void session__set_sampling(struct session *s, const double seen_share[2], double overhead, uint64_t swept_dead);
+/* The sampled mode's figures for the next poll: the share of allocations
+ * the windows saw (both probe groups share the windows); exact mode leaves
+ * scale 1. */
+void session__set_sampling(struct session *s, double seen_share, const struct sampler_summary *windows,
+			   uint64_t swept_dead);
 /* A site's sampled figure scaled to an estimate of the whole (as is in exact mode). */
 double session__estimate(const struct session *s, const struct site *site, double sampled);
 /* Reads the maps and updates sites, RSS, GC, trends and the verdict. */

@@ -1,7 +1,9 @@
 /* SPDX-License-Identifier: MIT */
-/* The sampled mode's clock: each period, attach each group of allocator
- * probes for the window sampler.c allows, detach it, then sweep the sampled
- * blocks for the ones freed since (liveness.c) while nothing is attached. */
+/* The sampled mode's clock: each period, open one window on the target's
+ * allocator probes with the trap limit sampler.c allows, close it as soon
+ * as the limit is reached (BPF wakes us) or the window has been open for
+ * max_window_s, then sweep the sampled blocks for the ones freed since
+ * (liveness.c) while nothing is attached. */
 #ifndef PYLEAK_WINDOWS_H
 #define PYLEAK_WINDOWS_H
 
@@ -21,16 +23,27 @@ struct windows {
 	size_t swept_dead;         /* blocks found freed, in total */
 	int attach_errors;         /* windows that failed to open (shown with -v) */
 	int last_error;            /* negative errno of the last failure */
-	bool verbose;              /* one line per period on stderr */
+	int fatal;                 /* the first window could not attach every group: a negative errno */
+	int fatal_group;           /* ... the group that failed */
+	bool verbose;              /* one line per window on stderr */
 };
 
-/* Sleeps until `deadline` (monotonic seconds) or earlier; returns false to
- * stop (signal, target gone). */
-typedef bool (*windows_wait_fn)(double deadline, void *ctx);
+enum wait_result {
+	WAIT_STOP,     /* signal, or the target is gone */
+	WAIT_DEADLINE,
+	WAIT_WOKEN,    /* wake_fd became readable */
+};
+
+/* Sleeps until `deadline` (monotonic seconds), or until wake_fd (when >= 0)
+ * is readable. */
+typedef enum wait_result (*windows_wait_fn)(double deadline, int wake_fd, void *ctx);
 
 /* finalizing_addr: where the target says it is shutting down (0: unknown). */
 void windows__init(struct windows *w, const struct sampler_opts *o, pid_t pid, uint32_t pool_size,
-		   size_t max_pools, uint64_t finalizing_addr);
+		   size_t max_pools, uint64_t finalizing_addr, double now_s);
+/* The share of the target's allocations the windows have seen so far; see
+ * sampler_time_share(). */
+double windows__seen_share(const struct windows *w, double elapsed_s);
 /* One period, starting now. Returns false when `wait` asked to stop. */
 bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wait, void *ctx);
 

@@ -1,118 +1,155 @@
 // SPDX-License-Identifier: MIT
-/* The sampled mode's budget arithmetic on synthetic rates. */
+/* The sampled mode's budget arithmetic: trap limits from the token bucket,
+ * against synthetic targets whose rates change under it. */
 #include "check.h"
 #include "sampler.h"
 
+#define TRAP 17e-6
+
 static struct sampler_opts opts(void)
 {
-	return (struct sampler_opts){ .budget = 0.02, .period_s = 1, .min_window_s = 0.005, .max_window_s = 0.5,
-				      .trap_cost_s = 17e-6 };
+	return (struct sampler_opts){ .budget = 0.02, .period_s = 4, .max_window_s = 2, .trap_cost_s = TRAP,
+				      .min_hits = 200 };
 }
 
-/* Modelled cost of the planned windows, per period. */
-static double planned_cost(const struct sampler *s)
+/* A target trapping `rate` times a second while a window is attached.
+ * Returns the window's end and records it as windows.c would: recording
+ * ends at the limit or after max_window_s, then `detach_s` more of traps. */
+static double simulate_window(struct sampler *s, double t, uint64_t limit, double rate, double detach_s)
 {
-	double c = 0;
+	double rec = rate > 0 ? limit / rate : s->o.max_window_s;
+	bool full = rate > 0 && rec <= s->o.max_window_s;
+	uint64_t taken, tail;
 
-	for (int g = 0; g < s->ngroups; g++)
-		c += s->g[g].window_s * s->g[g].rate * s->o.trap_cost_s;
-	return c / s->o.period_s;
+	if (!full)
+		rec = s->o.max_window_s;
+	taken = full ? limit : (uint64_t)(rate * rec);
+	tail = (uint64_t)(rate * detach_s);
+	sampler_window_done(s, t, t + rec + detach_s, taken + tail, tail, limit, full, rec);
+	return t + rec + detach_s;
 }
 
-/* One group, one window of on_s (hits while open, all_hits with attaching
- * and detaching), one 1 s period, then the next plan. */
-static void one_window(struct sampler *s, const struct sampler_opts *o, double on_s, uint64_t hits,
-		       uint64_t all_hits)
-{
-	sampler_init(s, o, 1);
-	sampler_record(s, 0, on_s, hits, all_hits);
-	sampler_period_done(s, 1);
-	sampler_plan(s);
-}
-
-static void test_first_window_is_short(void)
+static void test_bucket_starts_full(void)
 {
 	struct sampler_opts o = opts();
 	struct sampler s;
+	uint64_t limit;
 
-	sampler_init(&s, &o, 2);
-	CHECK_NEAR(s.g[0].window_s, 0.005, 1e-12, "unmeasured group: shortest window");
-	CHECK_NEAR(s.g[1].window_s, 0.005, 1e-12, "unmeasured group: shortest window");
-	CHECK_NEAR(sampler_cost(&s), 0, 1e-12, "nothing spent yet");
+	sampler_init(&s, &o, 100);
+	/* A period's budget: 80 ms, less the first detach's guessed reserve. */
+	CHECK_NEAR(sampler_capacity(&s), 0.08, 1e-12, "capacity");
+	limit = sampler_next_limit(&s, 100);
+	CHECK_EQ_INT(limit, (uint64_t)(0.08 * 0.75 / TRAP), "first limit");
 }
 
-static void test_busy_group_gets_the_budget(void)
+/* The case the old rate-sized windows failed: a window that found the
+ * target idle bought the next one two seconds of full trapping. */
+static void test_idle_then_busy_stays_bounded(void)
 {
 	struct sampler_opts o = opts();
 	struct sampler s;
+	double t = 0, spent_first_minute = 0;
 
-	sampler_init(&s, &o, 2);
-	/* pymalloc trapping flat out (~58k hits/s), libc rarely (300/s). */
-	sampler_record(&s, 0, 0.005, 290, 290);
-	sampler_record(&s, 1, 0.005, 1, 1);
-	sampler_period_done(&s, 1);
-	sampler_plan(&s);
-	CHECK_NEAR(s.g[1].window_s, 0.5, 1e-9, "rare group: longest window");
-	CHECK(s.g[0].window_s > 0.005 && s.g[0].window_s < 0.05, "busy group: a short window");
-	CHECK_NEAR(planned_cost(&s), 0.02, 0.002, "planned cost is the budget");
-}
+	sampler_init(&s, &o, 0);
+	for (int period = 0; period < 60; period++) {
+		double start = period * o.period_s;
+		/* Idle 5 s, then 2 s of heavy allocation, over and over; the
+		 * busy rate is above what a trap allows (trap-bound). */
+		double phase = start - 7 * (int)(start / 7);
+		double rate = phase >= 5 ? 1 / TRAP : 0;
+		uint64_t limit = sampler_next_limit(&s, start);
 
-static void test_idle_target_costs_nothing(void)
-{
-	struct sampler_opts o = opts();
-	struct sampler s;
+		if (limit) {
+			uint64_t before = s.sum.hits;
 
-	one_window(&s, &o, 0.005, 0, 0);
-	CHECK_NEAR(s.g[0].window_s, 0.5, 1e-9, "idle: capped at the longest window");
-	CHECK_NEAR(planned_cost(&s), 0, 1e-12, "idle: no cost");
-}
-
-static void test_over_budget_rate_clamps_to_min(void)
-{
-	struct sampler_opts o = opts();
-	struct sampler s;
-
-	o.budget = 0.001;
-	/* Four threads trapping at once: 4 x 58k hits per second. */
-	one_window(&s, &o, 0.01, 2400, 2400);
-	CHECK_NEAR(s.g[0].window_s, 0.005, 1e-12, "never below the shortest window");
-}
-
-static void test_detach_hits_cost_but_do_not_size(void)
-{
-	struct sampler_opts o = opts();
-	struct sampler s;
-
-	/* 100 hits while open for 10 ms; 5000 more while detaching. */
-	one_window(&s, &o, 0.01, 100, 5100);
-	CHECK_NEAR(s.g[0].rate, 10000, 1e-6, "rate from the open window only");
-	CHECK_NEAR(sampler_cost(&s), 5100 * 17e-6, 1e-12, "every hit is cost");
-}
-
-static void test_cost_and_share(void)
-{
-	struct sampler_opts o = opts();
-	struct sampler s;
-
-	sampler_init(&s, &o, 1);
-	for (int i = 0; i < 10; i++) {
-		sampler_record(&s, 0, 0.1, 1000, 1000);
-		sampler_period_done(&s, 1);
+			t = simulate_window(&s, start, limit, rate, 0.02);
+			if (start < 60)
+				spent_first_minute += (s.sum.hits - before) * TRAP;
+			CHECK(s.sum.hits - before <= limit + (uint64_t)(0.02 / TRAP) + 1, "a window takes its limit and its detach");
+		}
 	}
-	/* 10000 hits x 17 us over 10 s. */
-	CHECK_NEAR(sampler_cost(&s), 0.017, 1e-9, "modelled cost");
-	/* Working time seen: 1 s - 0.17 s of traps, of 10 s - 0.17 s. */
-	CHECK_NEAR(sampler_seen_share(&s, 0), 0.83 / 9.83, 1e-9, "share of work seen");
-	CHECK_NEAR(sampler_seen_share(&s, 5), 0, 1e-12, "no such group");
+	CHECK(s.sum.worst_1s <= 0.20, "no second above 20%");
+	CHECK(s.sum.worst_10s <= 0.05, "no ten seconds above 5%");
+	CHECK(spent_first_minute / 60 <= o.budget + 0.01, "a minute within the budget plus one point");
+	CHECK(s.sum.windows > 10, "windows keep opening");
+	CHECK(t > 0, "simulated");
+}
+
+static void test_detach_over_reserve_is_debt(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+	uint64_t limit;
+
+	sampler_init(&s, &o, 0);
+	limit = sampler_next_limit(&s, 0);
+	/* The detach cost 0.3 s of traps, far beyond its reserve. */
+	simulate_window(&s, 0, limit, 1 / TRAP, 0.3);
+	CHECK(s.tokens < 0, "in debt");
+	/* The next reserve covers such a detach, so the bucket grows to hold it. */
+	CHECK(sampler_capacity(&s) >= 0.3, "capacity holds one detach");
+	CHECK_EQ_INT(sampler_next_limit(&s, 4), 0, "no window while in debt");
+	CHECK_EQ_INT(s.sum.skipped, 1, "the skipped period is counted");
+	/* Repaid at 2% a second: 0.3 s + 60 ms + the reserve take ~33 s. */
+	CHECK_EQ_INT(sampler_next_limit(&s, 20), 0, "still repaying");
+	CHECK(sampler_next_limit(&s, 40) >= o.min_hits, "open again once repaid");
+}
+
+static void test_idle_windows_cost_nothing(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+
+	sampler_init(&s, &o, 0);
+	for (int i = 0; i < 10; i++) {
+		uint64_t limit = sampler_next_limit(&s, i * o.period_s);
+
+		CHECK(limit > 0, "a quiet target always gets its window");
+		simulate_window(&s, i * o.period_s, limit, 0, 0.02);
+	}
+	CHECK_EQ_INT(s.sum.hits, 0, "no traps");
+	CHECK_EQ_INT(s.sum.full, 0, "closed by time");
+	CHECK_NEAR(s.sum.on_s, 10 * o.max_window_s, 1e-9, "recorded time");
+	CHECK_NEAR(s.sum.worst_1s, 0, 1e-12, "worst second");
+}
+
+static void test_worst_stretches(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+
+	sampler_init(&s, &o, 0);
+	/* 0.1 s of traps in 0.5 s, then 0.05 s in 0.5 s, 3 s apart. */
+	sampler_window_done(&s, 10, 10.5, (uint64_t)(0.1 / TRAP), 0, 1, true, 0.5);
+	sampler_window_done(&s, 13, 13.5, (uint64_t)(0.05 / TRAP), 0, 1, true, 0.5);
+	CHECK_NEAR(sampler_worst(&s, 1), 0.1, 1e-4, "worst second holds the bigger window whole");
+	CHECK_NEAR(sampler_worst(&s, 10), 0.015, 1e-4, "worst ten seconds hold both");
+	/* Half of the first window in a stretch that ends in its middle. */
+	CHECK_NEAR(sampler_worst(&s, 0.25), 0.2, 1e-4, "a window's traps spread over it");
+	CHECK_NEAR(s.sum.worst_1s, 0.1, 1e-4, "summary keeps the worst second");
+	CHECK_EQ_INT(s.sum.max_hits, (uint64_t)(0.1 / TRAP), "largest window");
+}
+
+static void test_time_share(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+
+	sampler_init(&s, &o, 0);
+	CHECK_NEAR(sampler_time_share(&s, 10), 0, 1e-12, "nothing covered yet");
+	/* 1 s recorded with 10000 traps (0.17 s), then 1000 more detaching. */
+	sampler_window_done(&s, 0, 1.1, 11000, 1000, 10000, true, 1);
+	CHECK_NEAR(sampler_time_share(&s, 10), 0.83 / (10 - 11000 * TRAP), 1e-9, "working time seen");
+	CHECK_NEAR(sampler_time_share(&s, 0.5), 1, 1e-12, "never above 1");
 }
 
 int main(void)
 {
-	test_first_window_is_short();
-	test_busy_group_gets_the_budget();
-	test_idle_target_costs_nothing();
-	test_over_budget_rate_clamps_to_min();
-	test_detach_hits_cost_but_do_not_size();
-	test_cost_and_share();
+	test_bucket_starts_full();
+	test_idle_then_busy_stays_bounded();
+	test_detach_over_reserve_is_debt();
+	test_idle_windows_cost_nothing();
+	test_worst_stretches();
+	test_time_share();
 	return check_summary();
 }
