@@ -3,9 +3,10 @@
 #include <string.h>
 #include "sampler.h"
 
-/* Before any window has been closed, the detach is assumed to cost this
- * share of the bucket. */
-#define FIRST_TAIL_SHARE 0.25
+/* Until a window has met a busy target, its detach is assumed to cost this
+ * share of the bucket. The first busy detach is the dearest: which probe
+ * points are hot is not known yet (probes.c). */
+#define FIRST_TAIL_SHARE 0.5
 
 void sampler_init(struct sampler *s, const struct sampler_opts *o, double now_s)
 {
@@ -98,7 +99,10 @@ void sampler_window_done(struct sampler *s, double open_s, double close_s, uint6
 	double w1, w10;
 
 	s->tokens -= hits * s->o.trap_cost_s;
-	s->tails[s->ntails++ % SAMPLER_TAILS] = tail;
+	/* A window that closed on a quiet target says nothing of what a
+	 * detach costs on a busy one. */
+	if (full || tail)
+		s->tails[s->ntails++ % SAMPLER_TAILS] = tail;
 	s->hist[s->nhist++ % SAMPLER_HISTORY] = (struct sampler_window){ open_s, close_s, hits };
 	m->windows++;
 	m->full += full;

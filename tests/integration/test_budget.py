@@ -26,7 +26,7 @@ def test_idle_at_attach_then_busy_stays_within_bound(interp, target, schema):
 
     # The busy phase really trapped, and windows were cut by their limit,
     # not by their length: the limit is what bounds the cost.
-    assert w["windows"] >= 3, why
+    assert w["windows"] >= 2, why
     assert w["windows_full"] >= 1, why
     assert traps > 1000, why
     # Every allocator trap belongs to a window (attach and detach included);

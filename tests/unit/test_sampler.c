@@ -39,7 +39,10 @@ static void test_bucket_starts_full(void)
 	/* A period's budget: 80 ms, less the first detach's guessed reserve. */
 	CHECK_NEAR(sampler_capacity(&s), 0.08, 1e-12, "capacity");
 	limit = sampler_next_limit(&s, 100);
-	CHECK_EQ_INT(limit, (uint64_t)(0.08 * 0.75 / TRAP), "first limit");
+	CHECK_EQ_INT(limit, (uint64_t)(0.08 * 0.5 / TRAP), "first limit");
+	/* A quiet window teaches nothing about a busy detach. */
+	sampler_window_done(&s, 100, 102, 0, 0, limit, false, 2);
+	CHECK_EQ_INT(sampler_next_limit(&s, 104), (uint64_t)(0.08 * 0.5 / TRAP), "reserve kept after a quiet window");
 }
 
 /* The case the old rate-sized windows failed: a window that found the
