@@ -15,7 +15,7 @@ BPF_SYS_INCLUDES := -idirafter /usr/include/$(shell uname -m)-linux-gnu
 CFLAGS  ?= -g -O2
 CFLAGS  += -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
 INCLUDES := -I$(OUTPUT) -Iuser -Ibpf
-LDLIBS  := -lbpf -lelf -lz -lm -lcapstone
+LDLIBS  := -lbpf -lelf -lz -lm -lcapstone -lpthread
 
 # The tests use Debian's pytest and jsonschema, so Debian's python3 runs them
 # whatever python3 comes first on PATH (pyenv shims, say).

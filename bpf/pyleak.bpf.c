@@ -92,25 +92,21 @@ struct {
 	__type(value, __u64);
 } counters SEC(".maps");
 
-/* Sampling windows by py_target.slot, and traps per probe point by attach
- * cookie (the loader removes the hottest breakpoints first, so a closing
- * window traps less). Both in .bss: the loader reads them with no syscall. */
-struct py_window windows[PY_MAX_TARGETS];
+/* Sampling windows by py_target.slot and source, and traps per probe point
+ * by attach cookie (the loader keeps the hottest breakpoints in a link of
+ * their own). Both in .bss: the loader reads them with no syscall. */
+struct py_window windows[PY_MAX_TARGETS * PY_SOURCES];
 __u64 point_hits[PY_MAX_POINTS];
 
-/* A window's limit was reached: the record is the window's slot. */
+/* A window's limit was reached: the record is its index in `windows`. */
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
 	__uint(max_entries, 4096);
 } window_full SEC(".maps");
 
-static __always_inline struct py_window *window_of(const struct py_target *t)
+static __always_inline __u32 window_index(const struct py_target *t, __u32 source)
 {
-	__u32 slot = t->slot;
-
-	if (slot >= PY_MAX_TARGETS)
-		return NULL;
-	return &windows[slot];
+	return t->slot * PY_SOURCES + (source == PY_SRC_MALLOC ? PY_SRC_MALLOC : PY_SRC_PYMALLOC);
 }
 
 static __always_inline void count(__u32 idx)
@@ -130,18 +126,19 @@ static __always_inline void count_hit(__u32 source)
 /* Counts one allocator trap against the target's window. True when it may
  * record: the window is open and this trap is within its limit. The trap
  * that reaches the limit wakes the loader to detach. */
-static __always_inline bool window_take(const struct py_target *t)
+static __always_inline bool window_take(const struct py_target *t, __u32 source)
 {
-	struct py_window *w = window_of(t);
-	__u32 slot = t->slot;
+	__u32 idx = window_index(t, source);
+	struct py_window *w;
 	__u64 n;
 
-	if (!w)
+	if (idx >= PY_MAX_TARGETS * PY_SOURCES)
 		return false;
+	w = &windows[idx];
 	n = __sync_fetch_and_add(&w->hits, 1) + 1;
 	/* Also before recording began: the limit counts attach-time traps. */
 	if (n == w->limit)
-		bpf_ringbuf_output(&window_full, &slot, sizeof(slot), BPF_RB_FORCE_WAKEUP);
+		bpf_ringbuf_output(&window_full, &idx, sizeof(idx), BPF_RB_FORCE_WAKEUP);
 	if (!w->open || n > w->limit) {
 		count(PYC_HITS_TAIL);
 		return false;
@@ -264,18 +261,21 @@ int point_return(struct pt_regs *ctx)
 {
 	__u64 pid_tgid = bpf_get_current_pid_tgid(), addr = PT_REGS_RC(ctx);
 	__u32 tgid = pid_tgid >> 32, tid = (__u32)pid_tgid;
+	__u32 idx = (__u32)bpf_get_attach_cookie(ctx);
 	struct pending_call *p;
 	struct py_target *t;
+	struct py_point *pt;
 
 	t = bpf_map_lookup_elem(&targets, &tgid);
 	if (!t)
 		return 0;
+	pt = bpf_map_lookup_elem(&points, &idx);
 	/* Counted against the window, but never refused: a call whose entry
 	 * recorded completes, or its pending entry would go stale. */
-	window_take(t);
+	window_take(t, pt ? pt->source : PY_SRC_PYMALLOC);
 	p = bpf_map_lookup_elem(&pending, &tid);
 	if (!p) {
-		count(PYC_HITS_PYMALLOC);
+		count_hit(pt ? pt->source : PY_SRC_PYMALLOC);
 		return 0;
 	}
 	count_hit(p->source);
@@ -387,7 +387,7 @@ int point_hit(struct pt_regs *ctx)
 	count_hit(pt->source);
 	if (idx < PY_MAX_POINTS)
 		__sync_fetch_and_add(&point_hits[idx], 1);
-	if (!window_take(t))
+	if (!window_take(t, pt->source))
 		return 0;
 	/* Copied to the stack: the verifier refuses a computed offset into ctx. */
 	if (bpf_probe_read_kernel(regs, sizeof(regs), ctx))

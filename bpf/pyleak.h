@@ -120,8 +120,11 @@ struct py_target {
 	struct py_offsets off;
 };
 
-/* One target's sampling window. It lives in the BPF object's .bss, which
- * the loader maps, so opening and closing a window costs no syscall.
+/* One sampling window: one per target and allocator (enum py_source), at
+ * windows[slot * PY_SOURCES + source]: a rarely hit allocator (libc in a
+ * pure-Python service) can stay attached while the busy one has spent its
+ * traps. It lives in the BPF object's .bss, which the loader maps, so
+ * opening and closing a window costs no syscall.
  *
  * Why a trap limit: a window sized by a rate measured earlier is no bound,
  * since a target idle when it was measured may be busy now. So the loader
@@ -153,6 +156,7 @@ struct py_frame {
 enum py_source {
 	PY_SRC_PYMALLOC = 0, /* PyObject_* / PyMem_* */
 	PY_SRC_MALLOC = 1,   /* libc malloc family: C extensions, ctypes */
+	PY_SOURCES,
 };
 
 

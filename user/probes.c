@@ -5,6 +5,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
@@ -334,9 +335,20 @@ static void close_fd(int *fd)
  * window first was tried: in a first busy window, whose split was a guess,
  * it made the detach trap ten times more, since removing the many cold
  * points one by one is slow and the hot ones among them keep trapping.) */
+static void *close_in_thread(void *arg)
+{
+	close_fd(arg);
+	return NULL;
+}
+
 static void group_off(struct probe_group_state *g)
 {
+	pthread_t th;
+	bool threaded = g->return_fd >= 0 && !pthread_create(&th, NULL, close_in_thread, &g->return_fd);
+
 	close_fd(&g->hot_fd);
+	if (threaded)
+		pthread_join(th, NULL);
 	close_fd(&g->return_fd);
 	close_fd(&g->cold_fd);
 	g->on = false;
@@ -407,11 +419,11 @@ int probes__group_set(struct probes *p, pid_t pid, enum probe_group grp, bool on
 	return 0;
 }
 
-struct py_window *probes__window(struct probes *p, pid_t pid)
+struct py_window *probes__window(struct probes *p, pid_t pid, enum probe_group g)
 {
 	struct probe_target *t = find_target(p, pid);
 
-	return t ? &p->skel->bss->windows[t - p->targets] : NULL;
+	return t ? &p->skel->bss->windows[(t - p->targets) * PY_SOURCES + g] : NULL;
 }
 
 int probes__window_fd(struct probes *p)
@@ -539,11 +551,15 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 		snprintf(why, whylen, "cannot observe more than %d processes at once", PY_MAX_TARGETS);
 		return -E2BIG;
 	}
-	memset(&p->skel->bss->windows[target.slot], 0, sizeof(p->skel->bss->windows[0]));
-	/* --exact records every allocation: one window, never full. */
-	if (allocators_on) {
-		p->skel->bss->windows[target.slot].limit = UINT64_MAX;
-		p->skel->bss->windows[target.slot].open = 1;
+	for (int g = 0; g < PY_SOURCES; g++) {
+		struct py_window *w = &p->skel->bss->windows[target.slot * PY_SOURCES + g];
+
+		memset(w, 0, sizeof(*w));
+		/* --exact records every allocation: one window, never full. */
+		if (allocators_on) {
+			w->limit = UINT64_MAX;
+			w->open = 1;
+		}
 	}
 	target.usedpools = py->usedpools_addr;
 	/* rss_stat only reports counters that change: start from /proc's view. */

@@ -48,10 +48,10 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 /* Attaches (on) or detaches (off) one group of the target's allocator probes.
  * Returns 0 or a negative errno. */
 int probes__group_set(struct probes *p, pid_t pid, enum probe_group g, bool on);
-/* The target's sampling window, shared with BPF (see struct py_window in
- * pyleak.h): the loader sets `limit` and `open`, and reads the counts.
- * NULL for a pid never attached. */
-struct py_window *probes__window(struct probes *p, pid_t pid);
+/* The sampling window of group g of a target, shared with BPF (see struct
+ * py_window in pyleak.h): the loader sets `limit` and `open`, and reads the
+ * counts. NULL for a pid never attached. */
+struct py_window *probes__window(struct probes *p, pid_t pid, enum probe_group g);
 /* An epoll fd, readable once a window has reached its limit; drain it with
  * probes__window_drain(). */
 int probes__window_fd(struct probes *p);

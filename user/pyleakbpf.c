@@ -127,8 +127,10 @@ static void report_now(struct run *r)
 	double now = clock_s(CLOCK_MONOTONIC);
 
 	if (r->windows) {
-		double share = windows__seen_share(r->windows, now - s->start);
+		double share[PROBE_GROUP__COUNT];
 
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+			share[g] = windows__seen_share(r->windows, g, now - s->start);
 		session__set_sampling(s, share, &r->windows->policy.sum, r->windows->swept_dead);
 	}
 	session__poll(s, r->probes, now, clock_s(CLOCK_REALTIME));
@@ -248,7 +250,7 @@ int main(int argc, char **argv)
 			      fin == PY_OFF_NONE ? 0 : py->runtime_addr + fin, clock_s(CLOCK_MONOTONIC));
 		win.verbose = opts.verbose;
 		windows = &win;
-		session__set_sampling(&sess, 0, &win.policy.sum, 0);
+		session__set_sampling(&sess, (double[PROBE_GROUP__COUNT]){ 0, 0 }, &win.policy.sum, 0);
 		sess.budget = opts.budget;
 	}
 

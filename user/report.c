@@ -135,8 +135,8 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 	if (s->sampled) {
 		fprintf(f, "; worst second %.1f%%, worst 10 s %.1f%%", s->windows.worst_1s * 100,
 			s->windows.worst_10s * 100);
-		fprintf(f, "\nsampled 1 in %.0f allocations (%llu windows): figures are estimates",
-			s->scale[PY_SRC_PYMALLOC], (unsigned long long)s->windows.windows);
+		fprintf(f, "\nsampled 1 in %.0f interpreter and 1 in %.0f libc allocations (%llu windows): figures are estimates",
+			s->scale[PY_SRC_PYMALLOC], s->scale[PY_SRC_MALLOC], (unsigned long long)s->windows.windows);
 	}
 	fputc('\n', f);
 	fprintf(f, "%3s %10s %9s %13s %5s %-8s %s\n", "#", "LIVE", "COUNT", "SLOPE", "R²", "VERDICT", "SITE");
@@ -232,11 +232,11 @@ static void json_sampling(FILE *f, const struct session *s)
 	fprintf(f, ",\"sampling\":{\"budget\":%.4f,\"windows\":%llu,\"windows_full\":%llu,"
 		   "\"periods_skipped\":%llu,\"window_traps\":%llu,\"max_window_traps\":%llu,"
 		   "\"max_window_limit\":%llu,\"max_traps_after_limit\":%llu,\"worst_1s_cost\":%.5f,"
-		   "\"worst_10s_cost\":%.5f,\"recorded_s\":%.3f}",
+		   "\"worst_10s_cost\":%.5f,\"recorded_s\":[%.3f,%.3f]}",
 		json_num(s->budget), (unsigned long long)w->windows, (unsigned long long)w->full,
 		(unsigned long long)w->skipped, (unsigned long long)w->hits, (unsigned long long)w->max_hits,
 		(unsigned long long)w->max_limit, (unsigned long long)w->max_tail, json_num(w->worst_1s),
-		json_num(w->worst_10s), json_num(w->on_s));
+		json_num(w->worst_10s), json_num(w->on_s[0]), json_num(w->on_s[1]));
 }
 
 void report_json(FILE *f, const struct session *s, const struct report_opts *o, bool final)

@@ -32,7 +32,8 @@ static double tail_reserve(const struct sampler *s)
 double sampler_capacity(const struct sampler *s)
 {
 	double period = s->o.budget * s->o.period_s;
-	double one = tail_reserve(s) + s->o.min_hits * s->o.trap_cost_s;
+	/* Twice min_hits: a full bucket always opens a window, rounding or not. */
+	double one = tail_reserve(s) + 2 * s->o.min_hits * s->o.trap_cost_s;
 
 	return one > period ? one : period;
 }
@@ -92,7 +93,7 @@ double sampler_worst(const struct sampler *s, double span_s)
 	return worst;
 }
 
-void sampler_window_done(struct sampler *s, double open_s, double close_s, uint64_t hits, uint64_t tail,
+void sampler_window_done(struct sampler *s, int g, double open_s, double close_s, uint64_t hits, uint64_t tail,
 			 uint64_t limit, bool full, double rec_s)
 {
 	struct sampler_summary *m = &s->sum;
@@ -107,8 +108,10 @@ void sampler_window_done(struct sampler *s, double open_s, double close_s, uint6
 	m->windows++;
 	m->full += full;
 	m->hits += hits;
-	m->rec_hits += hits > tail ? hits - tail : 0;
-	m->on_s += rec_s > 0 ? rec_s : 0;
+	if (g >= 0 && g < SAMPLER_GROUPS) {
+		m->rec_hits[g] += hits > tail ? hits - tail : 0;
+		m->on_s[g] += rec_s > 0 ? rec_s : 0;
+	}
 	if (hits > m->max_hits)
 		m->max_hits = hits;
 	if (limit > m->max_limit)
@@ -125,11 +128,14 @@ void sampler_window_done(struct sampler *s, double open_s, double close_s, uint6
 		m->worst_10s = w10;
 }
 
-double sampler_time_share(const struct sampler *s, double elapsed_s)
+double sampler_time_share(const struct sampler *s, int g, double elapsed_s)
 {
-	double on = s->sum.on_s - s->sum.rec_hits * s->o.trap_cost_s;
-	double all = elapsed_s - s->sum.hits * s->o.trap_cost_s;
+	double on, all;
 
+	if (g < 0 || g >= SAMPLER_GROUPS)
+		return 0;
+	on = s->sum.on_s[g] - s->sum.rec_hits[g] * s->o.trap_cost_s;
+	all = elapsed_s - s->sum.hits * s->o.trap_cost_s;
 	if (on <= 0 || all <= 0)
 		return 0;
 	return on >= all ? 1 : on / all;

@@ -34,9 +34,11 @@ struct sampler_opts {
 	uint64_t min_hits;   /* a window that may take fewer traps is not worth its detach */
 };
 
-/* Windows remembered for the worst-stretch costs: at one per 0.2 s period
- * at most, 64 cover the longest stretch (10 s). */
-#define SAMPLER_HISTORY 64
+/* Windows remembered for the worst-stretch costs: at two (one per probe
+ * group) per 0.2 s period at most, 128 cover the longest stretch (10 s). */
+#define SAMPLER_HISTORY 128
+/* Probe groups, each with its own window (enum probe_group). */
+#define SAMPLER_GROUPS 2
 /* Recent detaches whose largest sizes the next reserve. */
 #define SAMPLER_TAILS 8
 
@@ -51,13 +53,13 @@ struct sampler_summary {
 	uint64_t skipped;   /* periods with no window: the bucket was short */
 	uint64_t full;      /* closed by their trap limit rather than by time */
 	uint64_t hits;      /* traps in all windows, detaches included */
-	uint64_t rec_hits;  /* ... of which while the windows recorded */
 	uint64_t max_hits;  /* the most traps any one window took, detach included */
 	uint64_t max_limit; /* the largest limit any window was given */
 	uint64_t max_tail;  /* the most traps any one window took after it stopped recording */
 	double worst_1s;    /* worst share of any 1 s stretch spent in window traps */
 	double worst_10s;   /* ... of any 10 s stretch */
-	double on_s;        /* time the windows recorded, in all */
+	double on_s[SAMPLER_GROUPS];         /* time each group's windows recorded, in all */
+	uint64_t rec_hits[SAMPLER_GROUPS];   /* ... and the traps they took meanwhile */
 };
 
 struct sampler {
@@ -73,27 +75,27 @@ struct sampler {
 
 /* The bucket starts full: observation begins with a window. */
 void sampler_init(struct sampler *s, const struct sampler_opts *o, double now_s);
-/* The bucket's size: a period's budget, or one detach's reserve plus
+/* The bucket's size: a period's budget, or one detach's reserve plus twice
  * min_hits when that is larger. */
 double sampler_capacity(const struct sampler *s);
 /* Traps the window opening now may take; 0: open none this period. */
 uint64_t sampler_next_limit(struct sampler *s, double now_s);
-/* A window ran from open_s (attach began) to close_s (detach done) and took
- * `hits` traps in all, `tail` of them after it stopped recording; it had
- * `limit` and was stopped by it when `full`; it recorded for rec_s. */
-void sampler_window_done(struct sampler *s, double open_s, double close_s, uint64_t hits, uint64_t tail,
+/* Group g's window ran from open_s (attach began) to close_s (detach done)
+ * and took `hits` traps in all, `tail` of them after it stopped recording;
+ * it had `limit` and was stopped by it when `full`; it recorded for rec_s. */
+void sampler_window_done(struct sampler *s, int g, double open_s, double close_s, uint64_t hits, uint64_t tail,
 			 uint64_t limit, bool full, double rec_s);
 /* Worst share of any stretch of span_s seconds spent in window traps, among
  * the stretches that begin at a remembered window's start or end at its end
  * (where the maxima lie), each window's traps spread evenly over it. */
 double sampler_worst(const struct sampler *s, double span_s);
-/* Share of the target's allocations the windows saw, as the share of its
- * working time they covered: the time they recorded less the traps taken
+/* Share of the target's allocations through group g that its windows saw,
+ * as the share of the target's working time they covered: the time they recorded less the traps taken
  * meanwhile, over the time elapsed less every window trap. Right for a
  * target whose allocations follow wall time (a request loop); where traps
  * dominate a window its working time is a small difference of large
  * numbers, and an estimate built on it is rough (README "Limits"). 0 before
  * any working time was covered. */
-double sampler_time_share(const struct sampler *s, double elapsed_s);
+double sampler_time_share(const struct sampler *s, int g, double elapsed_s);
 
 #endif

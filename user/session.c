@@ -164,13 +164,13 @@ static void estimate_coverage(struct session *s)
 		s->coverage = 1;
 }
 
-void session__set_sampling(struct session *s, double seen_share, const struct sampler_summary *windows,
+void session__set_sampling(struct session *s, const double seen_share[2], const struct sampler_summary *windows,
 			   uint64_t swept_dead)
 {
 	s->sampled = true;
-	/* Until a window has seen work, the samples are shown as they are. */
+	/* Until a window has covered working time, the samples are shown as they are. */
 	for (int i = 0; i < 2; i++)
-		s->scale[i] = seen_share > 0 ? 1 / seen_share : 1;
+		s->scale[i] = seen_share[i] > 0 ? 1 / seen_share[i] : 1;
 	s->windows = *windows;
 	s->swept_dead = swept_dead;
 }

@@ -59,9 +59,9 @@ struct session {
 int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
 		  double now_mono);
 /* The sampled mode's figures for the next poll: the share of allocations
- * the windows saw (both probe groups share the windows); exact mode leaves
+ * the windows saw, by probe group (= enum py_source); exact mode leaves
  * scale 1. */
-void session__set_sampling(struct session *s, double seen_share, const struct sampler_summary *windows,
+void session__set_sampling(struct session *s, const double seen_share[2], const struct sampler_summary *windows,
 			   uint64_t swept_dead);
 /* A site's sampled figure scaled to an estimate of the whole (as is in exact mode). */
 double session__estimate(const struct session *s, const struct site *site, double sampled);

@@ -55,90 +55,134 @@ static uint64_t hits_now(const struct py_window *pw)
 	return __atomic_load_n(&pw->hits, __ATOMIC_RELAXED);
 }
 
-/* Attaches every group; false when none would. The first window must
- * attach them all: it is the start-up check (w->fatal). */
-static bool attach_all(struct windows *w, struct probes *p)
+/* The interpreter's allocator gets most of a period's traps; libc's, rarely
+ * hit in a pure-Python service, gets the rest and so stays attached until
+ * its time is up, seeing the few native allocations whole. */
+static const double group_share[PROBE_GROUP__COUNT] = { 0.75, 0.25 };
+
+/* One group's window while it is open. */
+struct open_window {
+	struct py_window *pw;
+	uint64_t h0, limit;
+	double opened, recording;
+	bool on;
+};
+
+/* Attaches group g with the limit set first, so traps taken while attaching
+ * count against it too. The first window must attach every group: it is
+ * the start-up check (w->fatal). */
+static void open_group(struct windows *w, struct probes *p, int g, uint64_t limit, struct open_window *ow)
 {
-	bool any = false;
+	int err;
 
-	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
-		int err = probes__group_set(p, w->pid, g, true);
-
-		if (err) {
-			w->attach_errors++;
-			w->last_error = err;
-			if (!w->policy.sum.windows && !w->fatal) {
-				w->fatal = err;
-				w->fatal_group = g;
-			}
-			continue;
+	ow->pw = probes__window(p, w->pid, g);
+	ow->on = false;
+	if (!ow->pw || !limit)
+		return;
+	ow->h0 = hits_now(ow->pw);
+	ow->limit = limit;
+	ow->opened = clock_s(CLOCK_MONOTONIC);
+	__atomic_store_n(&ow->pw->limit, ow->h0 + limit, __ATOMIC_RELAXED);
+	err = probes__group_set(p, w->pid, g, true);
+	if (err) {
+		w->attach_errors++;
+		w->last_error = err;
+		if (!w->policy.sum.windows && !w->fatal) {
+			w->fatal = err;
+			w->fatal_group = g;
 		}
-		any = true;
+		return;
 	}
-	if (w->fatal) {
-		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
-			probes__group_set(p, w->pid, g, false);
-		return false;
-	}
-	return any;
+	ow->on = true;
 }
 
-/* One window with a limit of `limit` traps. The limit is set before the
- * breakpoints go in, so traps taken while attaching count against it too;
- * recording starts once every group is in. Returns false to stop. */
-static bool run_window(struct windows *w, struct probes *p, struct py_window *pw, uint64_t limit,
-		       windows_wait_fn wait, void *ctx)
+static void close_group(struct windows *w, struct probes *p, int g, struct open_window *ow)
 {
-	uint64_t h0 = hits_now(pw), at_close, all, tail, attached_hits;
-	double opened = clock_s(CLOCK_MONOTONIC), recording, closing, closed;
-	enum wait_result r;
+	uint64_t at_close, all, tail;
+	double closing, closed;
 	bool full;
 
-	__atomic_store_n(&pw->limit, h0 + limit, __ATOMIC_RELAXED);
-	if (!attach_all(w, p))
-		return !w->fatal;
-	__atomic_store_n(&pw->open, 1, __ATOMIC_SEQ_CST);
-	recording = clock_s(CLOCK_MONOTONIC);
-	attached_hits = hits_now(pw) - h0;
-	/* Attaching may have used the whole limit already (BPF then woke us). */
-	r = hits_now(pw) - h0 >= limit ? WAIT_WOKEN
-				       : wait(opened + w->policy.o.max_window_s, probes__window_fd(p), ctx);
-	__atomic_store_n(&pw->open, 0, __ATOMIC_SEQ_CST);
+	__atomic_store_n(&ow->pw->open, 0, __ATOMIC_SEQ_CST);
 	closing = clock_s(CLOCK_MONOTONIC);
-	at_close = hits_now(pw) - h0;
-	probes__window_drain(p);
-	/* The hottest breakpoints go first (probes__group_set), and the
-	 * interpreter's group before libc's, which is rarely hot. */
-	for (int g = 0; g < PROBE_GROUP__COUNT; g++)
-		probes__group_set(p, w->pid, g, false);
+	at_close = hits_now(ow->pw) - ow->h0;
+	probes__group_set(p, w->pid, g, false);
 	closed = clock_s(CLOCK_MONOTONIC);
-	all = hits_now(pw) - h0;
-	full = at_close >= limit;
-	tail = all - (full ? limit : at_close);
-	sampler_window_done(&w->policy, opened, closed, all, tail, limit, full, closing - recording);
+	all = hits_now(ow->pw) - ow->h0;
+	full = at_close >= ow->limit;
+	tail = all - (full ? ow->limit : at_close);
+	ow->on = false;
+	sampler_window_done(&w->policy, g, ow->opened, closed, all, tail, ow->limit, full, closing - ow->recording);
 	if (w->verbose)
-		fprintf(stderr, "pyleakbpf: window: limit %llu traps, took %llu (%llu attaching, %llu after it stopped recording); "
-			"attach %.1f ms, recording %.1f ms (%llu traps at the close), detach %.1f ms; closed by %s\n",
-			(unsigned long long)limit, (unsigned long long)all, (unsigned long long)attached_hits,
-			(unsigned long long)tail, (recording - opened) * 1e3, (closing - recording) * 1e3,
-			(unsigned long long)at_close, (closed - closing) * 1e3, full ? "its limit" : "time");
+		fprintf(stderr, "pyleakbpf: window %s: limit %llu traps, took %llu (%llu after it stopped recording); "
+			"attach %.1f ms, recording %.1f ms, detach %.1f ms; closed by %s\n",
+			g == PROBE_GROUP_MALLOC ? "libc" : "interpreter", (unsigned long long)ow->limit,
+			(unsigned long long)all, (unsigned long long)tail, (ow->recording - ow->opened) * 1e3,
+			(closing - ow->recording) * 1e3, (closed - closing) * 1e3, full ? "its limit" : "time");
+}
+
+static bool is_full(const struct open_window *ow)
+{
+	return hits_now(ow->pw) - ow->h0 >= ow->limit;
+}
+
+/* One window per group, sharing `limit` traps; each closes on its own
+ * limit (BPF wakes us) or when max_window_s is up. Returns false to stop. */
+static bool run_window(struct windows *w, struct probes *p, uint64_t limit, windows_wait_fn wait, void *ctx)
+{
+	struct open_window ow[PROBE_GROUP__COUNT] = {};
+	enum wait_result r = WAIT_DEADLINE;
+	double deadline = 0;
+	int left = 0;
+
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+		open_group(w, p, g, (uint64_t)(limit * group_share[g]), &ow[g]);
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+		if (!ow[g].on)
+			continue;
+		if (w->fatal) {
+			probes__group_set(p, w->pid, g, false);
+			ow[g].on = false;
+			continue;
+		}
+		__atomic_store_n(&ow[g].pw->open, 1, __ATOMIC_SEQ_CST);
+		ow[g].recording = clock_s(CLOCK_MONOTONIC);
+		deadline = ow[g].opened + w->policy.o.max_window_s;
+		left++;
+	}
+	if (w->fatal)
+		return false;
+	while (left) {
+		bool any_full = false;
+
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+			any_full |= ow[g].on && is_full(&ow[g]);
+		/* Attaching may have used a whole limit already (BPF then woke us). */
+		if (!any_full && r != WAIT_STOP)
+			r = wait(deadline, probes__window_fd(p), ctx);
+		probes__window_drain(p);
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+			if (ow[g].on && (r == WAIT_STOP || is_full(&ow[g]) || clock_s(CLOCK_MONOTONIC) >= deadline)) {
+				close_group(w, p, g, &ow[g]);
+				left--;
+			}
+		}
+	}
 	return r != WAIT_STOP;
 }
 
-double windows__seen_share(const struct windows *w, double elapsed_s)
+double windows__seen_share(const struct windows *w, int g, double elapsed_s)
 {
-	return sampler_time_share(&w->policy, elapsed_s);
+	return sampler_time_share(&w->policy, g, elapsed_s);
 }
 
 bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wait, void *ctx)
 {
 	double start = clock_s(CLOCK_MONOTONIC);
-	struct py_window *pw = probes__window(p, w->pid);
 	uint64_t limit = sampler_next_limit(&w->policy, start);
 	bool go = true;
 
-	if (limit && pw)
-		go = run_window(w, p, pw, limit, wait, ctx);
+	if (limit)
+		go = run_window(w, p, limit, wait, ctx);
 	if (go)
 		sweep(w, p);
 	if (go)

@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: MIT */
-/* The sampled mode's clock: each period, open one window on the target's
- * allocator probes with the trap limit sampler.c allows, close it as soon
- * as the limit is reached (BPF wakes us) or the window has been open for
- * max_window_s, then sweep the sampled blocks for the ones freed since
+/* The sampled mode's clock: each period, open one window on each group of
+ * the target's allocator probes, sharing the trap limit sampler.c allows,
+ * close each as soon as its limit is reached (BPF wakes us) or it has been
+ * open for max_window_s, then sweep the sampled blocks for the ones freed since
  * (liveness.c) while nothing is attached. */
 #ifndef PYLEAK_WINDOWS_H
 #define PYLEAK_WINDOWS_H
@@ -41,9 +41,9 @@ typedef enum wait_result (*windows_wait_fn)(double deadline, int wake_fd, void *
 /* finalizing_addr: where the target says it is shutting down (0: unknown). */
 void windows__init(struct windows *w, const struct sampler_opts *o, pid_t pid, uint32_t pool_size,
 		   size_t max_pools, uint64_t finalizing_addr, double now_s);
-/* The share of the target's allocations the windows have seen so far; see
- * sampler_time_share(). */
-double windows__seen_share(const struct windows *w, double elapsed_s);
+/* The share of the target's allocations through group g that the windows
+ * have seen so far; see sampler_time_share(). */
+double windows__seen_share(const struct windows *w, int g, double elapsed_s);
 /* One period, starting now. Returns false when `wait` asked to stop. */
 bool windows__run_period(struct windows *w, struct probes *p, windows_wait_fn wait, void *ctx);
 

@@ -25,7 +25,7 @@ static double simulate_window(struct sampler *s, double t, uint64_t limit, doubl
 		rec = s->o.max_window_s;
 	taken = full ? limit : (uint64_t)(rate * rec);
 	tail = (uint64_t)(rate * detach_s);
-	sampler_window_done(s, t, t + rec + detach_s, taken + tail, tail, limit, full, rec);
+	sampler_window_done(s, 0, t, t + rec + detach_s, taken + tail, tail, limit, full, rec);
 	return t + rec + detach_s;
 }
 
@@ -41,7 +41,7 @@ static void test_bucket_starts_full(void)
 	limit = sampler_next_limit(&s, 100);
 	CHECK_EQ_INT(limit, (uint64_t)(0.08 * 0.5 / TRAP), "first limit");
 	/* A quiet window teaches nothing about a busy detach. */
-	sampler_window_done(&s, 100, 102, 0, 0, limit, false, 2);
+	sampler_window_done(&s, 0, 100, 102, 0, 0, limit, false, 2);
 	CHECK_EQ_INT(sampler_next_limit(&s, 104), (uint64_t)(0.08 * 0.5 / TRAP), "reserve kept after a quiet window");
 }
 
@@ -112,7 +112,7 @@ static void test_idle_windows_cost_nothing(void)
 	}
 	CHECK_EQ_INT(s.sum.hits, 0, "no traps");
 	CHECK_EQ_INT(s.sum.full, 0, "closed by time");
-	CHECK_NEAR(s.sum.on_s, 10 * o.max_window_s, 1e-9, "recorded time");
+	CHECK_NEAR(s.sum.on_s[0], 10 * o.max_window_s, 1e-9, "recorded time");
 	CHECK_NEAR(s.sum.worst_1s, 0, 1e-12, "worst second");
 }
 
@@ -123,8 +123,8 @@ static void test_worst_stretches(void)
 
 	sampler_init(&s, &o, 0);
 	/* 0.1 s of traps in 0.5 s, then 0.05 s in 0.5 s, 3 s apart. */
-	sampler_window_done(&s, 10, 10.5, (uint64_t)(0.1 / TRAP), 0, 1, true, 0.5);
-	sampler_window_done(&s, 13, 13.5, (uint64_t)(0.05 / TRAP), 0, 1, true, 0.5);
+	sampler_window_done(&s, 0, 10, 10.5, (uint64_t)(0.1 / TRAP), 0, 1, true, 0.5);
+	sampler_window_done(&s, 1, 13, 13.5, (uint64_t)(0.05 / TRAP), 0, 1, true, 0.5);
 	CHECK_NEAR(sampler_worst(&s, 1), 0.1, 1e-4, "worst second holds the bigger window whole");
 	CHECK_NEAR(sampler_worst(&s, 10), 0.015, 1e-4, "worst ten seconds hold both");
 	/* Half of the first window in a stretch that ends in its middle. */
@@ -139,11 +139,39 @@ static void test_time_share(void)
 	struct sampler s;
 
 	sampler_init(&s, &o, 0);
-	CHECK_NEAR(sampler_time_share(&s, 10), 0, 1e-12, "nothing covered yet");
+	CHECK_NEAR(sampler_time_share(&s, 0, 10), 0, 1e-12, "nothing covered yet");
 	/* 1 s recorded with 10000 traps (0.17 s), then 1000 more detaching. */
-	sampler_window_done(&s, 0, 1.1, 11000, 1000, 10000, true, 1);
-	CHECK_NEAR(sampler_time_share(&s, 10), 0.83 / (10 - 11000 * TRAP), 1e-9, "working time seen");
-	CHECK_NEAR(sampler_time_share(&s, 0.5), 1, 1e-12, "never above 1");
+	sampler_window_done(&s, 0, 0, 1.1, 11000, 1000, 10000, true, 1);
+	CHECK_NEAR(sampler_time_share(&s, 0, 10), 0.83 / (10 - 11000 * TRAP), 1e-9, "working time seen");
+	CHECK_NEAR(sampler_time_share(&s, 0, 0.5), 1, 1e-12, "never above 1");
+	/* The other group recorded nothing; its traps still cost working time. */
+	CHECK_NEAR(sampler_time_share(&s, 1, 10), 0, 1e-12, "per group");
+	sampler_window_done(&s, 1, 2, 4, 100, 0, 1000, false, 2);
+	CHECK_NEAR(sampler_time_share(&s, 1, 10), (2 - 100 * TRAP) / (10 - 11100 * TRAP), 1e-9, "libc's own time");
+	CHECK_NEAR(sampler_time_share(&s, 7, 10), 0, 1e-12, "no such group");
+}
+
+/* Short periods: the detach alone costs more than a period's budget. The
+ * bucket must still reopen windows, not stall on the boundary. */
+static void test_detach_dearer_than_a_period(void)
+{
+	struct sampler_opts o = opts();
+	struct sampler s;
+	int opened = 0;
+
+	o.period_s = 0.5;
+	sampler_init(&s, &o, 0);
+	for (int i = 0; i < 40; i++) {
+		uint64_t limit = sampler_next_limit(&s, i * o.period_s);
+
+		if (!limit)
+			continue;
+		opened++;
+		CHECK(limit >= o.min_hits, "a window takes at least min_hits");
+		simulate_window(&s, i * o.period_s, limit, 60000, 0.016);
+	}
+	CHECK(opened >= 8, "windows keep opening when each detach costs more than a period's budget");
+	CHECK(s.sum.worst_10s <= 0.05, "and the bound holds");
 }
 
 int main(void)
@@ -154,5 +182,6 @@ int main(void)
 	test_idle_windows_cost_nothing();
 	test_worst_stretches();
 	test_time_share();
+	test_detach_dearer_than_a_period();
 	return check_summary();
 }
