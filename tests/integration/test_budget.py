@@ -30,8 +30,9 @@ def test_idle_at_attach_then_busy_stays_within_bound(interp, target, schema):
     assert w["windows_full"] >= 1, why
     assert traps > 1000, why
     # Every allocator trap belongs to a window (attach and detach included);
-    # only a window still open at the final report is not yet summed.
-    assert w["window_traps"] <= traps <= w["window_traps"] + w["max_window_limit"] + w["max_traps_after_limit"], why
+    # only the windows still open at the final report (one per probe group)
+    # are not yet summed.
+    assert w["window_traps"] <= traps <= w["window_traps"] + 2 * (w["max_window_limit"] + w["max_traps_after_limit"]), why
     # No window took more than its limit plus its detach, and no window's
     # traps came near a fifth of a second.
     assert w["max_window_traps"] <= w["max_window_limit"] + w["max_traps_after_limit"], why
