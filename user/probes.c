@@ -436,14 +436,6 @@ void probes__window_drain(struct probes *p)
 	ring_buffer__consume(p->window_full);
 }
 
-uint64_t probes__group_hits(struct probes *p, enum probe_group g)
-{
-	uint64_t c[PYC__COUNT];
-
-	probes__counters(p, c);
-	return c[g == PROBE_GROUP_MALLOC ? PYC_HITS_MALLOC : PYC_HITS_PYMALLOC];
-}
-
 /* GC is reported when it can be seen; a failure here degrades the report
  * ("gc": null) rather than ending the run. */
 static void attach_gc(struct probes *p, const struct py_interp *py, struct probes_attached *out)

@@ -58,8 +58,6 @@ int probes__window_fd(struct probes *p);
 void probes__window_drain(struct probes *p);
 /* The error line for group g failing to attach with err. */
 void probes__attach_error(enum probe_group g, pid_t pid, int err, char *why, size_t whylen);
-/* Probe traps so far in a group, all targets (the cost model's input). */
-uint64_t probes__group_hits(struct probes *p, enum probe_group g);
 void probes__free(struct probes *p);
 /* Measures one probe hit (kernel trap + the shortest program) on a function
  * of this process, and so checks uprobes fire at all. 0 or a negative errno. */
