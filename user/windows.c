@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: MIT
 /* Open, wait for the limit or the time, close, sweep: one sampling period;
  * see windows.h. */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -60,12 +61,18 @@ static uint64_t hits_now(const struct py_window *pw)
  * its time is up, seeing the few native allocations whole. */
 static const double group_share[PROBE_GROUP__COUNT] = { 0.75, 0.25 };
 
-/* One group's window while it is open. */
+/* One group's window while it is open, and while it closes: a close takes
+ * ~0.1 s (probes.c), in a thread of its own so that the other group's
+ * window is still watched, and closed as soon as it is full too. */
 struct open_window {
+	struct windows *w;
+	struct probes *p;
+	int g;
 	struct py_window *pw;
-	uint64_t h0, limit;
-	double opened, recording;
-	bool on;
+	uint64_t h0, limit, at_close;
+	double opened, recording, closing, closed;
+	pthread_t closer;
+	bool on, closing_now, threaded;
 };
 
 /* Attaches group g with the limit set first, so traps taken while attaching
@@ -75,6 +82,9 @@ static void open_group(struct windows *w, struct probes *p, int g, uint64_t limi
 {
 	int err;
 
+	ow->w = w;
+	ow->p = p;
+	ow->g = g;
 	ow->pw = probes__window(p, w->pid, g);
 	ow->on = false;
 	if (!ow->pw || !limit)
@@ -96,34 +106,60 @@ static void open_group(struct windows *w, struct probes *p, int g, uint64_t limi
 	ow->on = true;
 }
 
-static void close_group(struct windows *w, struct probes *p, int g, struct open_window *ow)
+static void *detach_group(void *arg)
 {
-	uint64_t at_close, all, tail;
-	double closing, closed;
+	struct open_window *ow = arg;
+
+	probes__group_set(ow->p, ow->w->pid, ow->g, false);
+	ow->closed = clock_s(CLOCK_MONOTONIC);
+	return NULL;
+}
+
+/* Stops recording and starts the detach, in a thread when one can be had. */
+static void start_close(struct open_window *ow)
+{
+	__atomic_store_n(&ow->pw->open, 0, __ATOMIC_SEQ_CST);
+	ow->closing = clock_s(CLOCK_MONOTONIC);
+	ow->at_close = hits_now(ow->pw) - ow->h0;
+	ow->closing_now = true;
+	ow->threaded = !pthread_create(&ow->closer, NULL, detach_group, ow);
+	if (!ow->threaded)
+		detach_group(ow);
+}
+
+/* Waits for the detach and records what the window cost. */
+static void finish_close(struct open_window *ow)
+{
+	struct windows *w = ow->w;
+	uint64_t all, tail;
 	bool full;
 
-	__atomic_store_n(&ow->pw->open, 0, __ATOMIC_SEQ_CST);
-	closing = clock_s(CLOCK_MONOTONIC);
-	at_close = hits_now(ow->pw) - ow->h0;
-	probes__group_set(p, w->pid, g, false);
-	closed = clock_s(CLOCK_MONOTONIC);
+	if (ow->threaded)
+		pthread_join(ow->closer, NULL);
 	all = hits_now(ow->pw) - ow->h0;
-	full = at_close >= ow->limit;
-	tail = all - (full ? ow->limit : at_close);
-	ow->on = false;
-	sampler_window_done(&w->policy, g, ow->opened, closed, all, tail, ow->limit, full, closing - ow->recording);
+	full = ow->at_close >= ow->limit;
+	tail = all - (full ? ow->limit : ow->at_close);
+	ow->on = ow->closing_now = false;
+	sampler_window_done(&w->policy, ow->g, ow->opened, ow->closed, all, tail, ow->limit, full,
+			    ow->closing - ow->recording);
 	if (w->verbose)
 		fprintf(stderr, "pyleakbpf: window %s: limit %llu traps, took %llu (%llu after it stopped recording); "
 			"attach %.1f ms, recording %.1f ms, detach %.1f ms; closed by %s\n",
-			g == PROBE_GROUP_MALLOC ? "libc" : "interpreter", (unsigned long long)ow->limit,
+			ow->g == PROBE_GROUP_MALLOC ? "libc" : "interpreter", (unsigned long long)ow->limit,
 			(unsigned long long)all, (unsigned long long)tail, (ow->recording - ow->opened) * 1e3,
-			(closing - ow->recording) * 1e3, (closed - closing) * 1e3, full ? "its limit" : "time");
+			(ow->closing - ow->recording) * 1e3, (ow->closed - ow->closing) * 1e3,
+			full ? "its limit" : "time");
 }
 
 static bool is_full(const struct open_window *ow)
 {
 	return hits_now(ow->pw) - ow->h0 >= ow->limit;
 }
+
+/* How long to sleep between looks while a detach runs and another window
+ * is still open: its own limit wakes us anyway, this only bounds how late
+ * a window that filled meanwhile is seen. */
+#define CLOSING_POLL_S 0.002
 
 /* One window per group, sharing `limit` traps; each closes on its own
  * limit (BPF wakes us) or when max_window_s is up. Returns false to stop. */
@@ -132,7 +168,7 @@ static bool run_window(struct windows *w, struct probes *p, uint64_t limit, wind
 	struct open_window ow[PROBE_GROUP__COUNT] = {};
 	enum wait_result r = WAIT_DEADLINE;
 	double deadline = 0;
-	int left = 0;
+	int open_left = 0;
 
 	for (int g = 0; g < PROBE_GROUP__COUNT; g++)
 		open_group(w, p, g, (uint64_t)(limit * group_share[g]), &ow[g]);
@@ -147,26 +183,35 @@ static bool run_window(struct windows *w, struct probes *p, uint64_t limit, wind
 		__atomic_store_n(&ow[g].pw->open, 1, __ATOMIC_SEQ_CST);
 		ow[g].recording = clock_s(CLOCK_MONOTONIC);
 		deadline = ow[g].opened + w->policy.o.max_window_s;
-		left++;
+		open_left++;
 	}
 	if (w->fatal)
 		return false;
-	while (left) {
-		bool any_full = false;
+	while (open_left) {
+		bool any_full = false, any_closing = false;
+		double until = deadline;
 
-		for (int g = 0; g < PROBE_GROUP__COUNT; g++)
-			any_full |= ow[g].on && is_full(&ow[g]);
+		for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
+			any_full |= ow[g].on && !ow[g].closing_now && is_full(&ow[g]);
+			any_closing |= ow[g].closing_now;
+		}
+		if (any_closing && clock_s(CLOCK_MONOTONIC) + CLOSING_POLL_S < until)
+			until = clock_s(CLOCK_MONOTONIC) + CLOSING_POLL_S;
 		/* Attaching may have used a whole limit already (BPF then woke us). */
 		if (!any_full && r != WAIT_STOP)
-			r = wait(deadline, probes__window_fd(p), ctx);
+			r = wait(until, probes__window_fd(p), ctx);
 		probes__window_drain(p);
 		for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
-			if (ow[g].on && (r == WAIT_STOP || is_full(&ow[g]) || clock_s(CLOCK_MONOTONIC) >= deadline)) {
-				close_group(w, p, g, &ow[g]);
-				left--;
+			if (ow[g].on && !ow[g].closing_now &&
+			    (r == WAIT_STOP || is_full(&ow[g]) || clock_s(CLOCK_MONOTONIC) >= deadline)) {
+				start_close(&ow[g]);
+				open_left--;
 			}
 		}
 	}
+	for (int g = 0; g < PROBE_GROUP__COUNT; g++)
+		if (ow[g].closing_now)
+			finish_close(&ow[g]);
 	return r != WAIT_STOP;
 }
 
