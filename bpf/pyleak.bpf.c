@@ -193,6 +193,12 @@ static __always_inline void alloc_enter(struct pt_regs *ctx, const struct py_tar
 {
 	struct pending_call *p, call = {};
 
+	/* pymalloc passes requests over PY_PYMALLOC_MAX to libc's malloc, which
+	 * is probed in its own group: recorded there, such a block has one
+	 * source and one scale whichever windows are open (as on LTO builds,
+	 * where the inlined copies never see them: guard_alloc). */
+	if (source == PY_SRC_PYMALLOC && size > PY_PYMALLOC_MAX)
+		return;
 	/* PYTHONMALLOC=debug and custom allocators route one domain through
 	 * another: only the outermost call is the program's allocation. A
 	 * nested call runs deeper (lower sp). An entry at or above the
@@ -318,18 +324,6 @@ static __always_inline void free_block(const struct py_target *t, __u32 tgid, __
 	forget_alloc(tgid, ptr);
 }
 
-/* pymalloc passes requests over PY_PYMALLOC_MAX to libc's malloc, which
- * is probed in its own group: recorded there, such a block has one source
- * and one scale whichever windows are open (as on LTO builds, where the
- * inlined copies never see them: guard_alloc). */
-static __always_inline void alloc_call(struct pt_regs *ctx, const struct py_target *t, __u32 tgid, __u32 tid,
-				       __u64 size, __u64 old_addr, __u32 source)
-{
-	if (source == PY_SRC_PYMALLOC && size > PY_PYMALLOC_MAX)
-		return;
-	alloc_enter(ctx, t, tgid, tid, size, old_addr, source);
-}
-
 /* PY_REG_* number the first words of the x86-64 struct pt_regs. Copied to
  * the stack because the verifier refuses a computed offset into ctx. */
 static __always_inline __u64 operand_value(const __u64 *regs, const struct py_operand *op)
@@ -414,13 +408,13 @@ int point_hit(struct pt_regs *ctx)
 		free_block(t, tgid, a0);
 		break;
 	case PY_PT_MALLOC:
-		alloc_call(ctx, t, tgid, tid, a0, 0, pt->source);
+		alloc_enter(ctx, t, tgid, tid, a0, 0, pt->source);
 		break;
 	case PY_PT_CALLOC:
-		alloc_call(ctx, t, tgid, tid, a0 * a1, 0, pt->source);
+		alloc_enter(ctx, t, tgid, tid, a0 * a1, 0, pt->source);
 		break;
 	case PY_PT_REALLOC:
-		alloc_call(ctx, t, tgid, tid, a1, a0, pt->source);
+		alloc_enter(ctx, t, tgid, tid, a1, a0, pt->source);
 		break;
 	}
 	return 0;

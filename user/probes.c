@@ -512,8 +512,9 @@ void probes__attach_error(enum probe_group g, pid_t pid, int err, char *why, siz
 		 err == -EINVAL || err == -EOPNOTSUPP ? " (uprobe_multi links need Linux 6.6 or later)" : "");
 }
 
-/* Attaches every group, so a probe that cannot attach fails the start. */
-static int check_groups(struct probes *p, pid_t pid, bool keep, char *why, size_t whylen)
+/* --exact: attaches every group for good, so a probe that cannot attach
+ * fails the start. */
+static int check_groups(struct probes *p, pid_t pid, char *why, size_t whylen)
 {
 	for (int g = 0; g < PROBE_GROUP__COUNT; g++) {
 		int err = probes__group_set(p, pid, g, true);
@@ -522,8 +523,6 @@ static int check_groups(struct probes *p, pid_t pid, bool keep, char *why, size_
 			probes__attach_error(g, pid, err, why, whylen);
 			return err;
 		}
-		if (!keep)
-			probes__group_set(p, pid, g, false);
 	}
 	return 0;
 }
@@ -575,7 +574,7 @@ int probes__attach(struct probes *p, const struct py_interp *py, bool allocators
 	/* Sampled, the first window is the check (windows.c): a check of its
 	 * own would trap on breakpoints not yet ordered hottest first. */
 	if (!err && allocators_on)
-		err = check_groups(p, py->pid, true, why, whylen);
+		err = check_groups(p, py->pid, why, whylen);
 	if (err)
 		return err;
 	attach_gc(p, py, out);
