@@ -6,7 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <linux/openat2.h>
+#include <poll.h>
+#include <pthread.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/sysmacros.h>
 #include <sys/uio.h>
 #include <unistd.h>
 #include "procfs.h"
@@ -115,43 +120,101 @@ int proc_exe(pid_t pid, char *buf, size_t len)
 	return 0;
 }
 
-int proc_root_path(pid_t pid, const char *path, char *buf, size_t len)
+int proc_fd_path(int fd, char *buf, size_t len)
 {
-	int n = snprintf(buf, len, "/proc/%d/root%s", pid, path);
+	int n = snprintf(buf, len, "/proc/self/fd/%d", fd);
 
 	return n < 0 || (size_t)n >= len ? -ENAMETOOLONG : 0;
 }
 
-static bool same_inode(const char *path, uint64_t inode)
+/* Re-opens an O_PATH descriptor for reading once fstat has shown a regular
+ * file: opening by O_PATH first means no FIFO, device or socket ever sees an
+ * open from us. Consumes path_fd. */
+static int reopen_regular(int path_fd, struct stat *st)
 {
-	struct stat st;
+	char self[64];
+	int fd;
 
-	return !stat(path, &st) && (uint64_t)st.st_ino == inode;
+	if (fstat(path_fd, st)) {
+		fd = -errno;
+	} else if (!S_ISREG(st->st_mode)) {
+		fd = -EINVAL;
+	} else {
+		proc_fd_path(path_fd, self, sizeof(self));
+		fd = open(self, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+		if (fd < 0)
+			fd = -errno;
+	}
+	close(path_fd);
+	return fd;
 }
 
-int proc_map_host_path(pid_t pid, const struct proc_map *m, char *buf, size_t len)
+int proc_open_mapped(pid_t pid, const struct proc_map *m)
 {
-	int n;
+	char path[96];
+	struct stat st;
+	int fd;
 
-	if (!proc_root_path(pid, m->path, buf, len) && same_inode(buf, m->inode))
-		return 0;
-	n = snprintf(buf, len, "%s", m->path);
-	if (n > 0 && (size_t)n < len && same_inode(buf, m->inode))
-		return 0;
-	n = snprintf(buf, len, "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
-		     (unsigned long long)m->end);
-	if (n > 0 && (size_t)n < len && same_inode(buf, m->inode))
-		return 0;
-	return -ENOENT;
+	snprintf(path, sizeof(path), "/proc/%d/map_files/%llx-%llx", pid, (unsigned long long)m->start,
+		 (unsigned long long)m->end);
+	fd = open(path, O_PATH | O_CLOEXEC);
+	if (fd < 0)
+		return -errno;
+	fd = reopen_regular(fd, &st);
+	if (fd < 0)
+		return fd;
+	/* The mapping may have been replaced between reading maps and here. */
+	if ((uint64_t)st.st_ino != m->inode || major(st.st_dev) != m->dev_major ||
+	    minor(st.st_dev) != m->dev_minor) {
+		close(fd);
+		return -ESTALE;
+	}
+	if (proc_pin_check(pid)) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
+}
+
+int proc_open_in_root(pid_t pid, const char *path)
+{
+	struct open_how how = {
+		.flags = O_PATH | O_CLOEXEC,
+		.resolve = RESOLVE_IN_ROOT | RESOLVE_NO_MAGICLINKS,
+	};
+	char root[64];
+	struct stat st;
+	int rootfd, fd;
+
+	snprintf(root, sizeof(root), "/proc/%d/root", pid);
+	rootfd = open(root, O_PATH | O_DIRECTORY | O_CLOEXEC);
+	if (rootfd < 0)
+		return -errno;
+	fd = (int)syscall(SYS_openat2, rootfd, path, &how, sizeof(how));
+	if (fd < 0)
+		fd = -errno;
+	close(rootfd);
+	if (fd < 0)
+		return fd;
+	fd = reopen_regular(fd, &st);
+	if (fd >= 0 && proc_pin_check(pid)) {
+		close(fd);
+		return -ESRCH;
+	}
+	return fd;
 }
 
 static int parse_maps_line(char *line, struct proc_map *m)
 {
 	unsigned long long start, end, off, inode = 0;
+	unsigned int dmaj, dmin;
 	int path_at = 0;
 
-	if (sscanf(line, "%llx-%llx %4s %llx %*s %llu %n", &start, &end, m->perms, &off, &inode, &path_at) < 5)
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, m->perms, &off, &dmaj, &dmin, &inode,
+		   &path_at) < 7)
 		return -EINVAL;
+	m->dev_major = dmaj;
+	m->dev_minor = dmin;
 	m->inode = inode;
 	m->start = start;
 	m->end = end;
@@ -161,27 +224,77 @@ static int parse_maps_line(char *line, struct proc_map *m)
 	return 0;
 }
 
-int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx)
+/* Longer maps are refused rather than read: the kernel caps a process at
+ * vm.max_map_count mappings (65530 by default), about 10 MiB of text. */
+#define MAPS_MAX_BYTES (64u << 20)
+
+/* All of /proc/PID/maps, NUL-terminated, read before any line is believed:
+ * the pin is checked once the whole file is in. */
+static char *read_maps(pid_t pid, int *err)
 {
-	char path[64], *line = NULL;
-	struct proc_map m;
-	size_t cap = 0;
-	int ret = 0;
-	FILE *f;
+	size_t cap = 1 << 16, len = 0;
+	char path[64], *buf = NULL;
+	ssize_t n;
+	int fd;
 
 	snprintf(path, sizeof(path), "/proc/%d/maps", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
+	fd = open(path, O_RDONLY | O_CLOEXEC);
+	if (fd < 0) {
+		*err = -errno;
+		return NULL;
+	}
+	for (;;) {
+		if (len + 1 >= cap || !buf) {
+			char *nb = cap > MAPS_MAX_BYTES ? NULL : realloc(buf, cap *= 2);
+
+			if (!nb) {
+				*err = -ENOMEM;
+				goto fail;
+			}
+			buf = nb;
+		}
+		n = read(fd, buf + len, cap - len - 1);
+		if (n < 0) {
+			*err = -errno;
+			goto fail;
+		}
+		if (!n)
+			break;
+		len += (size_t)n;
+	}
+	close(fd);
+	buf[len] = '\0';
+	*err = proc_pin_check(pid);
+	if (!*err)
+		return buf;
+	free(buf);
+	return NULL;
+fail:
+	close(fd);
+	free(buf);
+	return NULL;
+}
+
+int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx)
+{
+	char *buf, *line, *next;
+	struct proc_map m;
+	int ret = 0;
+
+	buf = read_maps(pid, &ret);
+	if (!buf)
+		return ret;
+	for (line = buf; *line; line = next) {
+		next = strchrnul(line, '\n');
+		if (*next)
+			*next++ = '\0';
 		if (parse_maps_line(line, &m))
 			continue;
 		ret = cb(&m, ctx);
 		if (ret)
 			break;
 	}
-	free(line);
-	fclose(f);
+	free(buf);
 	return ret;
 }
 
@@ -209,6 +322,9 @@ int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	n = process_vm_readv(pid, &local, 1, &remote, 1, 0);
 	if (n < 0)
 		return -errno;
+	/* Checked after the read: a pin still running now was the one read. */
+	if (proc_pin_check(pid))
+		return -ESRCH;
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
@@ -235,4 +351,124 @@ int proc_rss_parts(pid_t pid, uint64_t *file, uint64_t *anon, uint64_t *shmem)
 	free(line);
 	fclose(f);
 	return found == 3 ? 0 : -ENOENT;
+}
+
+int proc_starttime(pid_t pid, uint64_t *ticks)
+{
+	char buf[1024], *p;
+	unsigned long long v;
+	int n;
+
+	n = read_proc_file(pid, "stat", buf, sizeof(buf));
+	if (n < 0)
+		return n;
+	/* Field 22; comm (field 2) may hold spaces and ')': count from the last ')'. */
+	p = strrchr(buf, ')');
+	if (!p || sscanf(p + 1, " %*c %*d %*d %*d %*d %*d %*u %*u %*u %*u %*u %*u %*u %*d %*d %*d %*d %*d %*d %llu",
+			 &v) != 1)
+		return -EINVAL;
+	*ticks = v;
+	return 0;
+}
+
+/* The pinned processes. Reads come from the window-closing threads too. */
+struct pin {
+	pid_t pid;
+	int pidfd;
+	uint64_t starttime;
+};
+
+static struct pin *pins;
+static size_t npins;
+static pthread_mutex_t pins_lock = PTHREAD_MUTEX_INITIALIZER;
+
+static struct pin *find_pin(pid_t pid)
+{
+	for (size_t i = 0; i < npins; i++)
+		if (pins[i].pid == pid)
+			return &pins[i];
+	return NULL;
+}
+
+int proc_pin(pid_t pid)
+{
+	struct pin pin = { .pid = pid }, *grown;
+	int err;
+
+	pin.pidfd = (int)syscall(SYS_pidfd_open, pid, 0);
+	if (pin.pidfd < 0)
+		return errno == EINVAL ? -ESRCH : -errno;
+	/* Read after the pidfd exists, and believed only if it is still
+	 * running afterwards: then the start time is that process's. */
+	err = proc_starttime(pid, &pin.starttime);
+	if (!err && proc_alive(pid))
+		err = -ESRCH;
+	if (!err) {
+		struct pollfd pfd = { .fd = pin.pidfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) != 0)
+			err = -ESRCH;
+	}
+	pthread_mutex_lock(&pins_lock);
+	grown = err ? NULL : realloc(pins, (npins + 1) * sizeof(*pins));
+	if (grown) {
+		pins = grown;
+		pins[npins++] = pin;
+	} else if (!err) {
+		err = -ENOMEM;
+	}
+	pthread_mutex_unlock(&pins_lock);
+	if (err) {
+		close(pin.pidfd);
+		return err;
+	}
+	return pin.pidfd;
+}
+
+int proc_pin_check(pid_t pid)
+{
+	struct pollfd pfd = { .events = POLLIN };
+	struct pin *p;
+
+	pthread_mutex_lock(&pins_lock);
+	p = find_pin(pid);
+	pfd.fd = p ? p->pidfd : -1;
+	pthread_mutex_unlock(&pins_lock);
+	if (pfd.fd < 0)
+		return 0;
+	/* A pidfd polls readable once its process has exited; the number is
+	 * free for another process only after that. */
+	return poll(&pfd, 1, 0) == 0 ? 0 : -ESRCH;
+}
+
+int proc_pin_verify(pid_t pid)
+{
+	uint64_t now, then = 0;
+	struct pin *p;
+	int err;
+
+	pthread_mutex_lock(&pins_lock);
+	p = find_pin(pid);
+	if (p)
+		then = p->starttime;
+	pthread_mutex_unlock(&pins_lock);
+	if (!p)
+		return -ESRCH;
+	err = proc_starttime(pid, &now);
+	if (!err && now != then)
+		err = -ESRCH;
+	return err ? -ESRCH : proc_pin_check(pid);
+}
+
+void proc_unpin(pid_t pid)
+{
+	struct pin *p;
+
+	pthread_mutex_lock(&pins_lock);
+	p = find_pin(pid);
+	if (p) {
+		close(p->pidfd);
+		*p = pins[--npins];
+	}
+	pthread_mutex_unlock(&pins_lock);
 }

@@ -13,6 +13,7 @@ struct proc_map {
 	uint64_t end;
 	uint64_t offset;
 	uint64_t inode;
+	uint32_t dev_major, dev_minor; /* the device of the mapped file */
 	char perms[5];
 	const char *path; /* as /proc/PID/maps shows it; "" for anonymous */
 };
@@ -27,14 +28,39 @@ int proc_tgid(pid_t pid, pid_t *tgid);
  * CPython records as a thread id in a container. Itself outside one. */
 int proc_ns_pid(pid_t pid, pid_t *ns_pid);
 int proc_exe(pid_t pid, char *buf, size_t len);
-/* A path by which this process can open the file behind mapping m, even
- * when the target runs in a chroot or container: maps shows a chroot's files
- * by their host path but a mount namespace's by the container's, so each
- * reading is tried and the one with the mapping's inode wins, with
- * /proc/PID/map_files/ as the last resort. 0, or -ENOENT. */
-int proc_map_host_path(pid_t pid, const struct proc_map *m, char *buf, size_t len);
-/* "/proc/PID/root" + path: a file by its name inside the target's root. */
-int proc_root_path(pid_t pid, const char *path, char *buf, size_t len);
+/* The file behind mapping m, opened once from /proc/PID/map_files/START-END:
+ * the very file the target maps, whatever its root or mount namespace, with
+ * no path for the target to swap. It must be a regular file with the
+ * mapping's device and inode, or -ESTALE. Returns an O_RDONLY descriptor,
+ * or a negative errno. Needs CAP_SYS_ADMIN (root). */
+int proc_open_mapped(pid_t pid, const struct proc_map *m);
+/* `path` (absolute) as the target sees it, resolved inside its root: symlinks,
+ * absolute or "..", never leave /proc/PID/root (openat2 RESOLVE_IN_ROOT), and
+ * magic links are refused. Only a regular file is opened for reading, so a
+ * FIFO cannot block the tool and a device cannot see an open. Returns an
+ * O_RDONLY descriptor, -EINVAL for anything but a regular file, -ENOSYS
+ * without openat2 (Linux < 5.6), or another negative errno. */
+int proc_open_in_root(pid_t pid, const char *path);
+/* "/proc/self/fd/N": how libbpf and the kernel are given a file already
+ * opened, so they attach to that inode and not to whatever a path names later. */
+int proc_fd_path(int fd, char *buf, size_t len);
+
+/* Pins pid to the process it names now: a pidfd, opened before anything else
+ * is read, and its start time. From then on every read from the target
+ * (proc_read, proc_maps_foreach) is discarded with -ESRCH once the process
+ * has exited, so a process that later takes the number is never read in its
+ * place. Returns the pidfd (owned by procfs, for poll()), or a negative errno. */
+int proc_pin(pid_t pid);
+/* 0 while the pinned process runs, -ESRCH once it has exited; 0 for a pid
+ * never pinned. Cheap: one poll(). */
+int proc_pin_check(pid_t pid);
+/* proc_pin_check, and the start time read again must be the pinned one:
+ * the identity check across attach. */
+int proc_pin_verify(pid_t pid);
+void proc_unpin(pid_t pid);
+/* Start time in clock ticks since boot (stat field 22): with the pid, the
+ * identity of a process. */
+int proc_starttime(pid_t pid, uint64_t *ticks);
 /* Calls cb for each line of /proc/PID/maps until it returns non-zero, which
  * is then returned. Returns a negative errno if the file cannot be read. */
 int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx);

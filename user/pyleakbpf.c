@@ -194,6 +194,15 @@ int main(int argc, char **argv)
 		fprintf(stderr, "pyleakbpf: %d is a thread of process %d: observing %d\n", opts.pid, tgid, tgid);
 		opts.pid = tgid;
 	}
+	/* Before anything is read: from here on, a process that exits and
+	 * leaves its number to another is never read in its place. */
+	pidfd = proc_pin(opts.pid);
+	if (pidfd < 0) {
+		snprintf(why, sizeof(why), pidfd == -ESRCH ? "no process with pid %d" :
+			 "cannot open a pidfd for process %d: %s", opts.pid, strerror(-pidfd));
+		ret = pidfd == -ESRCH ? EXIT_NO_PROCESS : EXIT_INTERNAL;
+		goto fail;
+	}
 	py = calloc(1, sizeof(*py));
 	if (!py) {
 		ret = EXIT_INTERNAL;
@@ -234,7 +243,12 @@ int main(int argc, char **argv)
 	}
 	err = probes__attach(probes, py, opts.exact, &att, why, sizeof(why));
 	if (err) {
-		ret = proc_alive(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(err);
+		ret = proc_pin_check(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(err);
+		goto fail;
+	}
+	if (proc_pin_verify(opts.pid)) {
+		snprintf(why, sizeof(why), "process %d exited during attach", opts.pid);
+		ret = EXIT_NO_PROCESS;
 		goto fail;
 	}
 	if (session__init(&sess, py, &att, clock_s(CLOCK_MONOTONIC))) {
@@ -254,7 +268,6 @@ int main(int argc, char **argv)
 		sess.budget = opts.budget;
 	}
 
-	pidfd = (int)syscall(SYS_pidfd_open, opts.pid, 0);
 	signal(SIGINT, on_signal);
 	signal(SIGTERM, on_signal);
 	signal(SIGHUP, on_signal);
@@ -272,7 +285,7 @@ int main(int argc, char **argv)
 			wait_reporting(run.next_report, -1, &run);
 		} else if (!windows__run_period(windows, probes, wait_reporting, &run) && windows->fatal) {
 			probes__attach_error(windows->fatal_group, opts.pid, windows->fatal, why, sizeof(why));
-			ret = proc_alive(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(windows->fatal);
+			ret = proc_pin_check(opts.pid) ? EXIT_NO_PROCESS : exit_for_bpf(windows->fatal);
 			goto fail;
 		}
 	}
@@ -285,7 +298,7 @@ fail:
 	fprintf(stderr, "pyleakbpf: %s\n", why);
 cleanup:
 	if (pidfd >= 0)
-		close(pidfd);
+		proc_unpin(opts.pid);
 	if (have_session)
 		session__free(&sess);
 	probes__free(probes);

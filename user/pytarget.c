@@ -36,15 +36,28 @@ struct find_ctx {
 };
 
 /* Opens the ELF file behind a mapping of its start (the one that tells the
- * load bias), through /proc/PID/root; host receives that path. NULL for any
- * other mapping, with *err 0, or when the file cannot be opened. */
-static struct elf_file *open_mapped_start(pid_t pid, const struct proc_map *m, char host[PATH_MAX],
+ * load bias), once, from the mapping itself; *fd_path receives the
+ * /proc/self/fd/N path through which everything after (libbpf's attach
+ * included) reaches that same file. NULL for any other mapping, with *err 0,
+ * or when the file cannot be opened. */
+static struct elf_file *open_mapped_start(pid_t pid, const struct proc_map *m, char fd_path[PATH_MAX],
 					  int *err)
 {
+	struct elf_file *ef;
+	int fd;
+
 	*err = 0;
-	if (m->offset != 0 || m->path[0] != '/' || proc_map_host_path(pid, m, host, PATH_MAX))
+	if (m->offset != 0 || m->path[0] != '/')
 		return NULL;
-	return elf_file__open(host, err);
+	fd = proc_open_mapped(pid, m);
+	if (fd < 0) {
+		*err = -fd;
+		return NULL;
+	}
+	ef = elf_file__open_fd(fd, err);
+	if (ef)
+		proc_fd_path(elf_file__fd(ef), fd_path, PATH_MAX);
+	return ef;
 }
 
 static int try_object(const struct proc_map *m, void *arg)
@@ -184,28 +197,42 @@ static int try_libc(const struct proc_map *m, void *arg)
 	if (!ef)
 		return 0;
 	find_funcs(ef, PYLIB_LIBC, py);
-	elf_file__free(ef);
-	if (!py->func_off[PYF_LIBC_MALLOC] || !py->func_off[PYF_LIBC_FREE])
+	if (!py->func_off[PYF_LIBC_MALLOC] || !py->func_off[PYF_LIBC_FREE]) {
+		elf_file__free(ef);
 		return 0;
+	}
 	snprintf(py->libc_host_path, sizeof(py->libc_host_path), "%s", host);
+	py->libc_elf = ef;
 	return 1;
 }
 
 /* Distributions ship static symbols apart (Debian's python3.X-dbg), found
- * by build-id under the target's own root. Optional: NULL when absent. */
+ * by build-id under the target's own root, which the target controls: the
+ * path is resolved inside that root, only a regular file is opened, and it
+ * must carry the same build-id. Optional: NULL when absent or refused. */
 static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *py)
 {
-	char id[128], path[PATH_MAX];
-	struct elf_file *dbg;
-	int err;
+	char id[128], dbg_id[128];
+	struct elf_file *dbg = NULL;
+	int fd, err;
 
 	py->debug_path[0] = '\0';
 	if (py->has_symtab || elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 3)
 		return NULL;
 	snprintf(py->debug_path, sizeof(py->debug_path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
-	dbg = proc_root_path(py->pid, py->debug_path, path, sizeof(path)) ? NULL : elf_file__open(path, &err);
-	if (!dbg)
+	fd = proc_open_in_root(py->pid, py->debug_path);
+	if (fd >= 0)
+		dbg = elf_file__open_fd(fd, &err);
+	if (dbg && (elf_file__build_id(dbg, dbg_id, sizeof(dbg_id)) || strcmp(id, dbg_id))) {
+		elf_file__free(dbg);
+		dbg = NULL;
+		fd = -EBADMSG;
+	}
+	if (!dbg) {
+		if (fd != -ENOENT)
+			py->debug_refused = -fd;
 		py->debug_path[0] = '\0';
+	}
 	return dbg;
 }
 
@@ -217,6 +244,8 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	find_funcs(ef, PYLIB_PYTHON, py);
 	/* Without libc, native allocations stay unseen; not fatal. */
 	if (proc_maps_foreach(py->pid, try_libc, py) != 1) {
+		elf_file__free(py->libc_elf);
+		py->libc_elf = NULL;
 		py->libc_host_path[0] = '\0';
 		for (int i = 0; i < PYF__COUNT; i++)
 			if (py_funcs[i].lib == PYLIB_LIBC)
@@ -260,6 +289,9 @@ static int apply_debug_offsets(struct elf_file *ef, struct py_interp *py, char *
 void py_interp_release(struct py_interp *py)
 {
 	guards__free(&py->guards);
+	elf_file__free(py->python_elf);
+	elf_file__free(py->libc_elf);
+	py->python_elf = py->libc_elf = NULL;
 }
 
 int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)
@@ -297,7 +329,9 @@ int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)
 			goto out;
 	}
 	find_probe_points(ctx.ef, py);
-	ret = 0;
+	/* Kept open: the probes attach through it. */
+	py->python_elf = ctx.ef;
+	return 0;
 out:
 	elf_file__free(ctx.ef);
 	return ret;

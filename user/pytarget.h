@@ -44,7 +44,7 @@ extern const struct py_func_info py_funcs[PYF__COUNT];
 struct py_interp {
 	pid_t pid;
 	char path[PATH_MAX];      /* ELF object defining _PyRuntime, as the target sees it */
-	char host_path[PATH_MAX]; /* the same file through /proc/PID/root */
+	char host_path[PATH_MAX]; /* the same file as opened once: /proc/self/fd/N */
 	char version[32];         /* "3.11.7" */
 	unsigned int major, minor, micro;
 	bool shared;              /* a libpython .so rather than the executable */
@@ -52,12 +52,15 @@ struct py_interp {
 	uint64_t load_bias;
 	uint64_t runtime_addr;
 	struct py_layout layout;
-	char libc_host_path[PATH_MAX]; /* the C library, through /proc/PID/root; "" if none */
+	char libc_host_path[PATH_MAX]; /* the C library as opened once: /proc/self/fd/N; "" if none */
 	uint64_t func_off[PYF__COUNT]; /* file offsets for uprobes; 0 when absent */
 	bool gc_usdt;                  /* python:gc__start/gc__done notes present */
 	uint64_t gc_main_off;          /* gc_collect_main, when there is no USDT */
 	struct guard_scan guards;      /* inlined allocator copies (LTO builds); owned */
 	char debug_path[PATH_MAX];     /* detached debug symbols used, or "" */
+	int debug_refused;             /* errno why a debug file present was not used, or 0 */
+	struct elf_file *python_elf;   /* owned: the open files host_path and */
+	struct elf_file *libc_elf;     /* libc_host_path name */
 	uint64_t usedpools_addr;       /* pymalloc's usedpools[] in the target; 0 if unknown */
 };
 
@@ -66,7 +69,7 @@ struct py_interp {
  * Other negative errnos for unreadable files. `why` gets one human line. */
 int py_interp_find(pid_t pid, struct py_interp *out, char *why, size_t whylen);
 
-/* Frees what py_interp_find allocated (the guard sites). */
+/* Frees what py_interp_find allocated (the guard sites, the open files). */
 void py_interp_release(struct py_interp *py);
 
 /* Checks the layout against the live process: the thread list must hold
