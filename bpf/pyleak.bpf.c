@@ -13,6 +13,11 @@
 char LICENSE[] SEC("license") = "Dual MIT/GPL";
 
 const volatile __u64 page_size = 4096;
+/* An allocator call runs for microseconds. A pending entry older than this
+ * lost its return (it began before the return probe was attached, or the
+ * thread died inside the allocator): it must not make the thread's next
+ * calls look nested, nor lend its size to an unrelated return. */
+const volatile __u64 pending_stale_ns = 100000000;
 
 /* Processes under observation; a tgid missing here is ignored, so one set of
  * probes on a shared binary can serve many processes. */
@@ -44,16 +49,6 @@ struct {
 	__type(key, __u64);
 	__type(value, struct site_stats);
 } site_stats SEC(".maps");
-
-/* An allocator call between its entry and its return, per thread. */
-struct pending_call {
-	__u64 size;
-	__u64 old_addr; /* realloc: the block being resized, else 0 */
-	__u64 stack_id;
-	__u64 sp;       /* stack pointer at entry: tells nested calls and stale entries apart */
-	__u32 source;
-	__u32 pad;
-};
 
 struct {
 	__uint(type, BPF_MAP_TYPE_HASH);
@@ -201,12 +196,18 @@ static __always_inline void alloc_enter(struct pt_regs *ctx, const struct py_tar
 		return;
 	/* PYTHONMALLOC=debug and custom allocators route one domain through
 	 * another: only the outermost call is the program's allocation. A
-	 * nested call runs deeper (lower sp). An entry at or above the
-	 * recorded sp means that call's return was missed (it began before
-	 * the return probe was attached): replace it. */
+	 * nested call runs deeper (lower sp) and soon after. An entry at or
+	 * above the recorded sp, or an old one, means that call's return was
+	 * missed: replace it. */
 	p = bpf_map_lookup_elem(&pending, &tid);
-	if (p && PT_REGS_SP(ctx) < p->sp)
-		return;
+	call.ts = bpf_ktime_get_ns();
+	if (p) {
+		if (PT_REGS_SP(ctx) < p->sp && call.ts - p->ts < pending_stale_ns) {
+			count(PYC_NESTED);
+			return;
+		}
+		count(PYC_PENDING_STALE);
+	}
 	call.sp = PT_REGS_SP(ctx);
 	call.size = size;
 	call.old_addr = old_addr;
@@ -289,6 +290,11 @@ int point_return(struct pt_regs *ctx)
 	 * returns strictly above its entry sp; nested ones return at or below. */
 	if (PT_REGS_SP(ctx) <= p->sp)
 		return 0;
+	if (bpf_ktime_get_ns() - p->ts >= pending_stale_ns) {
+		count(PYC_PENDING_STALE);
+		bpf_map_delete_elem(&pending, &tid);
+		return 0;
+	}
 	count(PYC_ALLOCS);
 	/* A failed realloc leaves the old block in place. */
 	if (addr) {

@@ -197,6 +197,18 @@ struct gc_state {
 	__u64 start_ns; /* GC runs under the GIL: one collection at a time */
 };
 
+/* An allocator call between its entry and its return, per thread. The
+ * loader purges entries that outlive any call (probes__purge_pending). */
+struct pending_call {
+	__u64 size;
+	__u64 old_addr; /* realloc: the block being resized, else 0 */
+	__u64 stack_id;
+	__u64 sp;       /* stack pointer at entry: tells nested calls and stale entries apart */
+	__u64 ts;       /* bpf_ktime_get_ns() at entry */
+	__u32 source;
+	__u32 pad;
+};
+
 /* Mirrors the kernel's NR_MM_COUNTERS members. */
 enum { PY_MM_FILEPAGES, PY_MM_ANONPAGES, PY_MM_SWAPENTS, PY_MM_SHMEMPAGES, PY_MM_COUNTERS };
 
@@ -225,6 +237,8 @@ enum py_counter {
 	PYC_NO_PREDICT,      /* inlined allocation whose block could not be foreseen */
 	PYC_HITS_GC,         /* GC probe traps (cost) */
 	PYC_HITS_TAIL,       /* allocator traps past a window's limit: cost, nothing recorded */
+	PYC_PENDING_STALE,   /* a call whose return was never seen, dropped when found */
+	PYC_NESTED,          /* allocator calls inside another (debug hooks, custom allocators) */
 	PYC__COUNT,
 };
 

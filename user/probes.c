@@ -6,6 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <pthread.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/syscall.h>
 #include <bpf/bpf.h>
@@ -735,6 +736,76 @@ int probes__foreach_site(struct probes *p, void (*cb)(uint64_t id, const struct 
 		prev = &key;
 	}
 	return 0;
+}
+
+/* Keys of a hash map, copied out first: deleting while walking with
+ * get_next_key would restart the walk. At most `max` keys. */
+static size_t map_keys(int fd, uint64_t *keys, size_t max)
+{
+	uint64_t next, cur;
+	void *prev = NULL;
+	size_t n = 0;
+
+	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
+		keys[n++] = next;
+		cur = next;
+		prev = &cur;
+	}
+	return n;
+}
+
+size_t probes__drop_stacks(struct probes *p, bool (*resolved)(uint64_t id, void *ctx), void *ctx)
+{
+	int fd = bpf_map__fd(p->skel->maps.stacks);
+	size_t max = bpf_map__max_entries(p->skel->maps.stacks), n, dropped = 0;
+	uint64_t *keys = malloc(max * sizeof(*keys));
+
+	if (!keys)
+		return 0;
+	n = map_keys(fd, keys, max);
+	for (size_t i = 0; i < n; i++)
+		if (resolved(keys[i], ctx) && !bpf_map_delete_elem(fd, &keys[i]))
+			dropped++;
+	free(keys);
+	return dropped;
+}
+
+int probes__retire_site(struct probes *p, uint64_t id, struct site_stats *last)
+{
+	int fd = bpf_map__fd(p->skel->maps.site_stats);
+
+	if (id == PY_OVERFLOW_STACK_ID || bpf_map_lookup_elem(fd, &id, last))
+		return -ENOENT;
+	return bpf_map_delete_elem(fd, &id) ? -errno : 0;
+}
+
+size_t probes__max_sites(const struct probes *p)
+{
+	return bpf_map__max_entries(p->skel->maps.site_stats);
+}
+
+size_t probes__purge_pending(struct probes *p, uint64_t max_age_ns)
+{
+	int fd = bpf_map__fd(p->skel->maps.pending);
+	uint32_t keys[4096], next, cur;
+	struct pending_call call;
+	size_t n = 0, purged = 0;
+	struct timespec ts;
+	void *prev = NULL;
+	uint64_t now;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
+	while (n < sizeof(keys) / sizeof(keys[0]) && !bpf_map_get_next_key(fd, prev, &next)) {
+		keys[n++] = next;
+		cur = next;
+		prev = &cur;
+	}
+	for (size_t i = 0; i < n; i++)
+		if (!bpf_map_lookup_elem(fd, &keys[i], &call) && now > call.ts && now - call.ts > max_age_ns &&
+		    !bpf_map_delete_elem(fd, &keys[i]))
+			purged++;
+	return purged;
 }
 
 /* The function calibration traps on: in this binary, never inlined. */

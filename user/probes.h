@@ -80,6 +80,18 @@ long probes__list_allocs(struct probes *p, pid_t pid, struct tracked_alloc **out
  * goes and its site's live bytes drop. Call only while pid's allocator
  * probes are detached, so no BPF program updates the same entries. */
 size_t probes__forget_dead(struct probes *p, pid_t pid, const struct tracked_alloc *a, size_t n);
+/* Map hygiene, so that no target can fill a map for good. */
+/* Deletes the stacks whose ids resolved() says the loader has read (their
+ * frames live on in the site table); BPF stores a stack again only if it
+ * recurs. Returns how many went. */
+size_t probes__drop_stacks(struct probes *p, bool (*resolved)(uint64_t id, void *ctx), void *ctx);
+/* Takes site id's stats out of the map, into *last: for idle sites (nothing
+ * live) when the map fills. 0, or a negative errno. */
+int probes__retire_site(struct probes *p, uint64_t id, struct site_stats *last);
+size_t probes__max_sites(const struct probes *p);
+/* Deletes pending allocator calls older than max_age_ns (threads that died
+ * inside the allocator, returns never seen). Returns how many. */
+size_t probes__purge_pending(struct probes *p, uint64_t max_age_ns);
 /* Calls cb for every site with stats, including the overflow site. */
 int probes__foreach_site(struct probes *p, void (*cb)(uint64_t id, const struct site_stats *st, void *ctx),
 			 void *ctx);

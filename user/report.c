@@ -90,6 +90,9 @@ static void print_drops(FILE *f, const struct session *s)
 	if (c[PYC_PENDING_FULL])
 		fprintf(f, "warning: %llu allocations lost: too many threads in the allocator at once\n",
 			(unsigned long long)c[PYC_PENDING_FULL]);
+	if (s->site_table_full)
+		fprintf(f, "warning: %llu stacks charged to [untracked stacks]: over %u distinct stacks seen\n",
+			(unsigned long long)s->site_table_full, 1u << 16);
 }
 
 static void print_verdict(FILE *f, const struct session *s, struct site *top)
@@ -275,21 +278,26 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 	fprintf(f, "],\"events\":{\"allocs\":%llu,\"frees\":%llu,\"frees_untracked\":%llu,"
 		   "\"frees_at_exit\":%llu,\"gc\":%llu,\"rss\":%llu,\"traps_pymalloc\":%llu,"
 		   "\"traps_malloc\":%llu,\"traps_gc\":%llu,\"traps_after_window\":%llu,"
-		   "\"freed_between_windows\":%llu},"
+		   "\"freed_between_windows\":%llu,\"nested_calls\":%llu,\"stacks_retired\":%llu,"
+		   "\"idle_sites_retired\":%llu},"
 		   "\"dropped\":{\"allocs_map_full\":%llu,\"stacks_map_full\":%llu,\"sites_map_full\":%llu,"
 		   "\"threads_pending_full\":%llu,\"no_thread_state\":%llu,\"frame_read_errors\":%llu,"
-		   "\"truncated_stacks\":%llu,\"unforeseen_blocks\":%llu}}\n",
+		   "\"truncated_stacks\":%llu,\"unforeseen_blocks\":%llu,\"pending_stale\":%llu,"
+		   "\"site_table_full\":%llu}}\n",
 		(unsigned long long)c[PYC_ALLOCS], (unsigned long long)c[PYC_FREES],
 		(unsigned long long)c[PYC_FREE_UNTRACKED], (unsigned long long)c[PYC_FREE_AT_EXIT],
 		(unsigned long long)c[PYC_GC_EVENTS],
 		(unsigned long long)c[PYC_RSS_EVENTS], (unsigned long long)c[PYC_HITS_PYMALLOC],
 		(unsigned long long)c[PYC_HITS_MALLOC], (unsigned long long)c[PYC_HITS_GC],
 		(unsigned long long)c[PYC_HITS_TAIL], (unsigned long long)s->swept_dead,
+		(unsigned long long)c[PYC_NESTED], (unsigned long long)s->stacks_dropped,
+		(unsigned long long)s->sites_retired,
 		(unsigned long long)c[PYC_ALLOCS_FULL],
 		(unsigned long long)c[PYC_STACKS_FULL], (unsigned long long)c[PYC_STATS_FULL],
 		(unsigned long long)c[PYC_PENDING_FULL], (unsigned long long)c[PYC_NO_TSTATE],
 		(unsigned long long)c[PYC_READ_ERR], (unsigned long long)c[PYC_TRUNCATED],
-		(unsigned long long)c[PYC_NO_PREDICT]);
+		(unsigned long long)c[PYC_NO_PREDICT], (unsigned long long)(c[PYC_PENDING_STALE] + s->pending_purged),
+		(unsigned long long)s->site_table_full);
 	fflush(f);
 }
 

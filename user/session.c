@@ -12,6 +12,18 @@
 #define COVERAGE_MIN_GROWTH (1u << 20)
 /* Sampled mode: fewer live samples than this say too little about a site. */
 #define MIN_LIVE_SAMPLES 8
+/* Stack ids remembered, resolved or not: beyond this, new stacks are charged
+ * to one "[untracked stacks: site table full]" site. A target can make
+ * stacks without end (distinct code objects); the loader's memory must not
+ * follow. */
+#define MAX_SITE_IDS (1u << 16)
+/* An id reserved for that site; stack ids are hashes, and the chance one
+ * falls here is 2^-64. */
+#define TABLE_FULL_STACK_ID (~0ull - 1)
+/* Idle sites leave the BPF map once it is this full (in quarters). */
+#define SITES_RETIRE_AT 3
+/* A pending allocator call older than this lost its return. */
+#define PENDING_MAX_AGE_NS 1000000000ull
 
 int session__init(struct session *s, const struct py_interp *py, const struct probes_attached *att,
 		  double now_mono)
@@ -101,6 +113,9 @@ struct poll_ctx {
 	struct session *s;
 	struct probes *p;
 	double t;
+	size_t nsites;     /* entries seen in the map */
+	uint64_t *idle;    /* ids of this process's sites with nothing live */
+	size_t nidle, idle_cap;
 };
 
 /* Resolves a stack id seen for the first time. Ids of other processes are
@@ -113,6 +128,14 @@ static struct site *new_site(struct session *s, struct probes *p, uint64_t id)
 
 	if (id == PY_OVERFLOW_STACK_ID) {
 		n = placeholder_frames("[untracked stacks: stack map full]", &frames);
+	} else if (site_table__ids(s->sites) >= MAX_SITE_IDS) {
+		struct site *full;
+
+		s->site_table_full++;
+		if (site_table__find(s->sites, TABLE_FULL_STACK_ID, &full))
+			return full;
+		n = placeholder_frames("[untracked stacks: site table full]", &frames);
+		return n <= 0 ? NULL : site_table__add(s->sites, TABLE_FULL_STACK_ID, frames, n, 0, 0);
 	} else if (probes__stack(p, id, &st) || st.tgid != (uint32_t)s->pid) {
 		return site_table__add(s->sites, id, NULL, 0, 0, 0);
 	} else {
@@ -128,6 +151,7 @@ static void poll_site(uint64_t id, const struct site_stats *st, void *arg)
 	struct poll_ctx *ctx = arg;
 	struct site *site;
 
+	ctx->nsites++;
 	if (!site_table__find(ctx->s->sites, id, &site))
 		site = new_site(ctx->s, ctx->p, id);
 	if (!site)
@@ -135,6 +159,49 @@ static void poll_site(uint64_t id, const struct site_stats *st, void *arg)
 	site_add_stats(site, st);
 	if (st->live_bytes > 0)
 		ctx->s->tracked_live += (uint64_t)session__estimate(ctx->s, site, (double)st->live_bytes);
+	if (st->live_count == 0 && st->live_bytes <= 0 && id != PY_OVERFLOW_STACK_ID) {
+		if (ctx->nidle == ctx->idle_cap) {
+			size_t cap = ctx->idle_cap ? 2 * ctx->idle_cap : 256;
+			uint64_t *grown = realloc(ctx->idle, cap * sizeof(*grown));
+
+			if (!grown)
+				return;
+			ctx->idle = grown;
+			ctx->idle_cap = cap;
+		}
+		ctx->idle[ctx->nidle++] = id;
+	}
+}
+
+static bool stack_resolved(uint64_t id, void *arg)
+{
+	struct site *site;
+
+	return site_table__find(arg, id, &site) && site;
+}
+
+/* Keeps the maps from filling for good: stacks already read leave the
+ * stacks map (their frames live in the site table), and once the site map
+ * is 3/4 full the sites with nothing live leave it too, their totals kept
+ * here. A target that makes endless distinct stacks then costs map churn,
+ * not blindness. Pending calls that lost their return are purged. */
+static void map_hygiene(struct session *s, struct probes *p, struct poll_ctx *ctx)
+{
+	s->stacks_dropped += probes__drop_stacks(p, stack_resolved, s->sites);
+	if (ctx->nsites * 4 >= probes__max_sites(p) * SITES_RETIRE_AT) {
+		for (size_t i = 0; i < ctx->nidle; i++) {
+			struct site_stats last;
+			struct site *site;
+
+			if (!site_table__find(s->sites, ctx->idle[i], &site) || !site ||
+			    probes__retire_site(p, ctx->idle[i], &last))
+				continue;
+			site->retired.total_bytes += last.total_bytes;
+			site->retired.total_count += last.total_count;
+			s->sites_retired++;
+		}
+	}
+	s->pending_purged += probes__purge_pending(p, PENDING_MAX_AGE_NS);
 }
 
 static void poll_rss(struct session *s, struct probes *p)
@@ -241,6 +308,10 @@ void session__poll(struct session *s, struct probes *p, double now_mono, double 
 	site_table__begin_poll(s->sites);
 	probes__foreach_site(p, poll_site, &ctx);
 	site_table__end_poll(s->sites, ctx.t);
+	/* Only a live process's ids: after exit they are all that is left. */
+	if (!s->exited)
+		map_hygiene(s, p, &ctx);
+	free(ctx.idle);
 	probes__counters(p, s->counters);
 	/* After exit the counters only show the teardown. */
 	if (!s->exited) {

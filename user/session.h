@@ -51,6 +51,10 @@ struct session {
 	uint64_t swept_dead;     /* sampled blocks found freed from outside */
 
 	uint64_t counters[PYC__COUNT];
+	uint64_t stacks_dropped;   /* stacks read and then taken out of the BPF map */
+	uint64_t sites_retired;    /* idle sites taken out of the BPF map when it filled */
+	uint64_t pending_purged;   /* allocator calls whose return never came */
+	uint64_t site_table_full;  /* new stacks charged to "[untracked stacks: site table full]" */
 	uint64_t tracked_live;   /* live bytes in the sites, all sites (estimated when sampled) */
 	double coverage;         /* < 0: unknown */
 	bool leak;

@@ -244,10 +244,20 @@ struct site *site_table__add(struct site_table *t, uint64_t id, struct site_fram
 	return s;
 }
 
+size_t site_table__ids(const struct site_table *t)
+{
+	return t->nids;
+}
+
 void site_table__begin_poll(struct site_table *t)
 {
-	for (size_t i = 0; i < t->n; i++)
-		memset(&t->all[i]->now, 0, sizeof(t->all[i]->now));
+	for (size_t i = 0; i < t->n; i++) {
+		struct site *s = t->all[i];
+
+		memset(&s->now, 0, sizeof(s->now));
+		s->now.total_bytes = s->retired.total_bytes;
+		s->now.total_count = s->retired.total_count;
+	}
 }
 
 void site_add_stats(struct site *s, const struct site_stats *st)

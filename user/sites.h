@@ -23,6 +23,7 @@ struct site {
 	uint16_t flags;            /* PY_STACK_* */
 	int source;                /* enum py_source */
 	struct site_stats now;
+	struct site_stats retired; /* totals of its ids taken out of the map while idle */
 	struct series live;        /* live bytes against seconds since attach */
 	struct trend_judgement j;
 };
@@ -39,7 +40,10 @@ bool site_table__find(struct site_table *t, uint64_t id, struct site **site);
  * as ignored. Returns the site, or NULL (ignored, or out of memory). */
 struct site *site_table__add(struct site_table *t, uint64_t id, struct site_frame *frames, int nframes,
 			     uint16_t flags, int source);
-/* A poll: zero every site, add each id's stats, then record the sums. */
+/* Ids known (resolved or ignored): what bounds the table. */
+size_t site_table__ids(const struct site_table *t);
+/* A poll: reset every site to its retired totals, add each id's stats, then
+ * record the sums. */
 void site_table__begin_poll(struct site_table *t);
 void site_add_stats(struct site *s, const struct site_stats *st);
 void site_table__end_poll(struct site_table *t, double t_s);
