@@ -71,7 +71,8 @@ void esc_fputs(enum esc_form form, FILE *f, const char *s);
 
 /* For messages we compose around target strings (libbpf's log, say): the
  * printf output in terminal form, except that '\n' is kept so multi-line
- * logs stay readable. Returns the bytes written or -1. */
+ * logs stay readable. Returns the formatted length (as vfprintf would
+ * have written unescaped), or -1. */
 int esc_vfprintf_lines(FILE *f, const char *fmt, va_list args);
 
 #endif
