@@ -12,6 +12,7 @@
 #include <bpf/bpf.h>
 #include <bpf/libbpf.h>
 #include "clock.h"
+#include "escape.h"
 #include "procfs.h"
 #include "probes.h"
 #include "pyleak.skel.h"
@@ -58,9 +59,10 @@ struct probes {
 	bool verbose;
 };
 
+/* libbpf's messages name the target's files and symbols: escaped. */
 static int libbpf_print(enum libbpf_print_level level, const char *fmt, va_list args)
 {
-	return vfprintf(stderr, fmt, args);
+	return esc_vfprintf_lines(stderr, fmt, args);
 }
 
 static int libbpf_quiet(enum libbpf_print_level level, const char *fmt, va_list args)

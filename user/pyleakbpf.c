@@ -11,6 +11,7 @@
 #include <time.h>
 #include <unistd.h>
 #include "clock.h"
+#include "escape.h"
 #include "exitcodes.h"
 #include "opts.h"
 #include "preflight.h"
@@ -295,7 +296,11 @@ int main(int argc, char **argv)
 	goto cleanup;
 
 fail:
-	fprintf(stderr, "pyleakbpf: %s\n", why);
+	/* Every error message ends here, and many embed the target's paths
+	 * and version: escaped once, here, rather than at each snprintf. */
+	fputs("pyleakbpf: ", stderr);
+	esc_fputs(ESC_TERM, stderr, why);
+	fputc('\n', stderr);
 cleanup:
 	if (pidfd >= 0)
 		proc_unpin(opts.pid);

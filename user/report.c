@@ -1,10 +1,27 @@
 // SPDX-License-Identifier: MIT
-/* Formatting only: everything shown is computed in session.c. */
+/* Formatting only: everything shown is computed in session.c. Every string
+ * that came from the target (names, paths, comm, its version) goes out
+ * through escape.c: raw, it could drive the terminal or break the JSON. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include "escape.h"
 #include "report.h"
+
+/* A target string on the terminal. */
+static void put(FILE *f, const char *s)
+{
+	esc_fputs(ESC_TERM, f, s);
+}
+
+/* "file:line in function", the way every site and caller is named. */
+static void put_frame(FILE *f, const struct site_frame *fr)
+{
+	put(f, fr->file);
+	fprintf(f, ":%d in ", fr->line);
+	put(f, fr->function);
+}
 
 static const char *mode_name(const struct session *s)
 {
@@ -68,7 +85,9 @@ static void print_gc(FILE *f, const struct session *s)
 	const struct gc_state *g = &s->gc;
 
 	if (!s->gc_known) {
-		fprintf(f, "GC not observable (%s)", s->att.gc_how);
+		fputs("GC not observable (", f);
+		put(f, s->att.gc_how);
+		fputc(')', f);
 		return;
 	}
 	fprintf(f, "GC %llu collections (gen0 %llu, gen1 %llu, gen2 %llu), %.1f ms",
@@ -100,8 +119,9 @@ static void print_verdict(FILE *f, const struct session *s, struct site *top)
 	char b1[32], b2[32];
 
 	if (top && top->j.verdict == TREND_LEAK) {
-		fprintf(f, "verdict: LEAK at %s:%d in %s, %s%s (R² %.2f), %s live\n", top->frames[0].file,
-			top->frames[0].line, top->frames[0].function, s->sampled ? "~" : "",
+		fputs("verdict: LEAK at ", f);
+		put_frame(f, &top->frames[0]);
+		fprintf(f, ", %s%s (R² %.2f), %s live\n", s->sampled ? "~" : "",
 			rate_str(est(s, top, top->j.all.slope), b1, sizeof(b1)), top->j.all.r2,
 			bytes_str(est(s, top, (double)top->now.live_bytes), b2, sizeof(b2)));
 	} else if (s->rss_j.verdict == TREND_LEAK) {
@@ -123,8 +143,12 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 
 	if (o->clear_screen && !final)
 		fputs("\033[H\033[2J", f);
-	fprintf(f, "pyleakbpf  pid %d (%s)  CPython %s  mode %s  %.0fs%s\n", s->pid, s->comm, s->py.version,
-		mode_name(s), s->elapsed, final ? (s->exited ? "  [target exited, final]" : "  [final]") : "");
+	fprintf(f, "pyleakbpf  pid %d (", s->pid);
+	put(f, s->comm);
+	fputs(")  CPython ", f);
+	put(f, s->py.version);
+	fprintf(f, "  mode %s  %.0fs%s\n", mode_name(s), s->elapsed,
+		final ? (s->exited ? "  [target exited, final]" : "  [final]") : "");
 	fprintf(f, "RSS %s  %s (R² %.2f)  coverage %s", bytes_str((double)s->rss_now, b1, sizeof(b1)),
 		rate_str(s->rss_j.all.slope, b2, sizeof(b2)), s->rss_j.all.r2,
 		s->coverage < 0 ? "n/a" : "");
@@ -150,15 +174,17 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 			continue;
 		shown++;
 
-		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s %s:%d in %s%s\n", shown,
+		fprintf(f, "%3zu %10s %9lld %13s %5.2f %-8s ", shown,
 			bytes_str(est(s, st, (double)st->now.live_bytes), b1, sizeof(b1)),
 			(long long)est(s, st, (double)st->now.live_count),
-			rate_str(est(s, st, st->j.all.slope), b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j),
-			st->frames[0].file, st->frames[0].line, st->frames[0].function,
-			st->source == PY_SRC_MALLOC ? "  [malloc]" : "");
-		for (int k = 1; k < st->nframes && k <= o->callers; k++)
-			fprintf(f, "%*s<- %s:%d in %s\n", 49, "", st->frames[k].file, st->frames[k].line,
-				st->frames[k].function);
+			rate_str(est(s, st, st->j.all.slope), b2, sizeof(b2)), st->j.all.r2, verdict_word(&st->j));
+		put_frame(f, &st->frames[0]);
+		fputs(st->source == PY_SRC_MALLOC ? "  [malloc]\n" : "\n", f);
+		for (int k = 1; k < st->nframes && k <= o->callers; k++) {
+			fprintf(f, "%*s<- ", 49, "");
+			put_frame(f, &st->frames[k]);
+			fputc('\n', f);
+		}
 	}
 	if (!n)
 		fputs("    (no allocations seen yet)\n", f);
@@ -170,18 +196,12 @@ void report_human(FILE *f, const struct session *s, const struct report_opts *o,
 	fflush(f);
 }
 
-/* JSON strings from another process's memory: escape everything. */
+/* JSON strings from another process's memory: valid UTF-8 whatever the
+ * bytes (escape.h says how invalid ones are kept). */
 static void json_str(FILE *f, const char *str)
 {
 	fputc('"', f);
-	for (const unsigned char *p = (const unsigned char *)str; *p; p++) {
-		if (*p == '"' || *p == '\\')
-			fprintf(f, "\\%c", *p);
-		else if (*p < 0x20)
-			fprintf(f, "\\u%04x", *p);
-		else
-			fputc(*p, f);
-	}
+	esc_fputs(ESC_JSON, f, str);
 	fputc('"', f);
 }
 
@@ -303,18 +323,31 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 
 void report_attach(FILE *f, const struct session *s, const struct report_opts *o)
 {
-	fprintf(f, "pyleakbpf: attached to pid %d (%s): CPython %s in %s, %d allocator functions, %d inlined allocator copies and %d libc functions probed, GC %s, RSS from %s\n",
-		s->pid, s->comm, s->py.version, s->py.path, s->att.alloc_funcs, s->att.guard_sites,
-		s->att.libc_funcs, s->att.gc ? s->att.gc_how : "not observable", s->att.rss ? "rss_stat" : "/proc");
-	if (s->py.debug_path[0])
-		fprintf(f, "pyleakbpf: using detached debug symbols %s\n", s->py.debug_path);
+	fprintf(f, "pyleakbpf: attached to pid %d (", s->pid);
+	put(f, s->comm);
+	fputs("): CPython ", f);
+	put(f, s->py.version);
+	fputs(" in ", f);
+	put(f, s->py.path);
+	fprintf(f, ", %d allocator functions, %d inlined allocator copies and %d libc functions probed, GC ",
+		s->att.alloc_funcs, s->att.guard_sites, s->att.libc_funcs);
+	put(f, s->att.gc ? s->att.gc_how : "not observable");
+	fprintf(f, ", RSS from %s\n", s->att.rss ? "rss_stat" : "/proc");
+	if (s->py.debug_path[0]) {
+		fputs("pyleakbpf: using detached debug symbols ", f);
+		put(f, s->py.debug_path);
+		fputc('\n', f);
+	}
 	if (s->sampled)
 		fprintf(f, "pyleakbpf: mode sampled: probes attached in windows costing at most %.1f%% of the target's time (%.1f us per trap, measured)\n",
 			o->budget * 100, s->trap_cost_s * 1e6);
 	else
 		fprintf(f, "pyleakbpf: mode exact: every allocator call is a trap of %.1f us (measured): allocation-heavy code slows down 10-500x while attached\n",
 			s->trap_cost_s * 1e6);
-	if (!s->py.shared && !s->py.has_symtab && !s->att.guard_sites)
-		fprintf(f, "pyleakbpf: warning: %s is a stripped static build with no inlined allocator copies found: allocations inlined there are invisible; watch the coverage figure\n",
-			s->py.path);
+	if (!s->py.shared && !s->py.has_symtab && !s->att.guard_sites) {
+		fputs("pyleakbpf: warning: ", f);
+		put(f, s->py.path);
+		fputs(" is a stripped static build with no inlined allocator copies found: allocations inlined there are invisible; watch the coverage figure\n",
+		      f);
+	}
 }
