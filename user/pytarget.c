@@ -214,7 +214,7 @@ static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *p
 {
 	char id[128], dbg_id[128];
 	struct elf_file *dbg = NULL;
-	int fd, err;
+	int fd, err = 0;
 
 	py->debug_path[0] = '\0';
 	if (py->has_symtab || elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 3)
@@ -228,11 +228,12 @@ static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *p
 		dbg = NULL;
 		fd = -EBADMSG;
 	}
-	if (!dbg) {
-		if (fd != -ENOENT)
-			py->debug_refused = -fd;
+	if (!dbg && fd >= 0)
+		fd = -err; /* elf_file__open_fd closed it */
+	if (!dbg && fd != -ENOENT)
+		py->debug_refused = -fd; /* debug_path names the file refused */
+	else if (!dbg)
 		py->debug_path[0] = '\0';
-	}
 	return dbg;
 }
 

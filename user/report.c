@@ -4,6 +4,7 @@
  * through escape.c: raw, it could drive the terminal or break the JSON. */
 #include <math.h>
 #include <stdint.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 #include "escape.h"
@@ -333,10 +334,18 @@ void report_attach(FILE *f, const struct session *s, const struct report_opts *o
 		s->att.alloc_funcs, s->att.guard_sites, s->att.libc_funcs);
 	put(f, s->att.gc ? s->att.gc_how : "not observable");
 	fprintf(f, ", RSS from %s\n", s->att.rss ? "rss_stat" : "/proc");
-	if (s->py.debug_path[0]) {
+	if (s->py.debug_path[0] && !s->py.debug_refused) {
 		fputs("pyleakbpf: using detached debug symbols ", f);
 		put(f, s->py.debug_path);
 		fputc('\n', f);
+	} else if (s->py.debug_path[0]) {
+		int e = s->py.debug_refused;
+
+		fputs("pyleakbpf: warning: detached debug symbols ", f);
+		put(f, s->py.debug_path);
+		fprintf(f, " (inside the target's root) refused: %s; inlined allocator copies may go unseen\n",
+			e == EINVAL ? "not a regular file" : e == EBADMSG ? "its build-id does not match" :
+			e == ENOEXEC ? "not a 64-bit ELF file" : strerror(e));
 	}
 	if (s->sampled)
 		fprintf(f, "pyleakbpf: mode sampled: probes attached in windows costing at most %.1f%% of the target's time (%.1f us per trap, measured)\n",
