@@ -83,10 +83,20 @@ static inline uint64_t rotl(uint64_t x, int b)
 
 static inline void sipround(uint64_t v[4])
 {
-	v[0] += v[1]; v[1] = rotl(v[1], 13); v[1] ^= v[0]; v[0] = rotl(v[0], 32);
-	v[2] += v[3]; v[3] = rotl(v[3], 16); v[3] ^= v[2];
-	v[0] += v[3]; v[3] = rotl(v[3], 21); v[3] ^= v[0];
-	v[2] += v[1]; v[1] = rotl(v[1], 17); v[1] ^= v[2]; v[2] = rotl(v[2], 32);
+	v[0] += v[1];
+	v[1] = rotl(v[1], 13);
+	v[1] ^= v[0];
+	v[0] = rotl(v[0], 32);
+	v[2] += v[3];
+	v[3] = rotl(v[3], 16);
+	v[3] ^= v[2];
+	v[0] += v[3];
+	v[3] = rotl(v[3], 21);
+	v[3] ^= v[0];
+	v[2] += v[1];
+	v[1] = rotl(v[1], 17);
+	v[1] ^= v[2];
+	v[2] = rotl(v[2], 32);
 }
 
 /* SipHash-2-4 of one 64-bit word: the target picks the addresses, and
