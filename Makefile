@@ -26,7 +26,7 @@ BPF_OBJS  := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.bpf.o,$(BPF_SRCS))
 SKELS     := $(patsubst bpf/%.bpf.c,$(OUTPUT)/%.skel.h,$(BPF_SRCS))
 # Modules with no BPF dependency: also linked into the unit tests.
 PURE_SRCS := user/trend.c user/linetable.c user/elfsym.c user/guards.c user/sampler.c user/pyoffsets.c \
-             user/liveness.c user/procfs.c user/escape.c
+             user/liveness.c user/procfs.c user/escape.c user/symbolize.c
 USER_SRCS := $(wildcard user/*.c)
 USER_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(USER_SRCS))
 PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(PURE_SRCS))

@@ -9,7 +9,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-/* All return the line, or -1 when the instruction has no line (or is past the table).
+/* All return the line, or -1 when the instruction has no line, is past the
+ * table, or the table is garbage (a line that leaves the int range included).
  * `instr` is the index the BPF side records:
  *   3.9  (co_lnotab):    byte offset of the instruction (f_lasti);
  *   3.10 (co_linetable): byte offset (f_lasti * 2);

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: MIT
 /* The line-table decoders against what real interpreters answer (vectors
  * dumped by gen_linetable_vectors.py), plus hostile inputs. */
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include "check.h"
 #include "linetable.h"
 
@@ -86,6 +88,50 @@ static void test_hostile_tables(void)
 	CHECK_EQ_INT(lnotab_line_39(NULL, 0, 9, 100), 9, "3.9 empty lnotab: first line");
 }
 
+/* Values a target can pick to overflow the sums: each gives -1 or the
+ * exact line, never undefined behaviour (run under -fsanitize=undefined). */
+static void test_overflow(void)
+{
+	const uint8_t plus1[] = { 0x80 | (13 << 3) | 0, 0x02 };   /* 1 unit, line +1 */
+	const uint8_t plus0[] = { 0x80 | (13 << 3) | 0, 0x00 };
+	const uint8_t minus1[] = { 0x80 | (13 << 3) | 0, 0x03 };  /* line -1 */
+	/* Line -(2^31 - 1), twice: the largest 32-bit svarint. */
+	const uint8_t most_negative[] = { 0x80 | (14 << 3) | 0, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x03,
+					  0x80 | (14 << 3) | 0, 0x7f, 0x7f, 0x7f, 0x7f, 0x7f, 0x03 };
+	/* A sixth chunk with bits past 32, and a seventh chunk. */
+	const uint8_t wide_varint[] = { 0x80 | (14 << 3) | 0, 0x40, 0x40, 0x40, 0x40, 0x40, 0x04 };
+	const uint8_t long_varint[] = { 0x80 | (14 << 3) | 0, 0x40, 0x40, 0x40, 0x40, 0x40, 0x40, 0x00 };
+	const uint8_t up127[] = { 0, 127 }, down128[] = { 0, 0x80 }, down127[] = { 0, 0x81 };
+	/* Enough (255, +1) pairs that the address passes INT_MAX. */
+	const size_t pairs = (size_t)INT_MAX / 255 + 2;
+	uint8_t *big = malloc(2 * pairs);
+
+	CHECK_EQ_INT(loctable_line_311(plus0, sizeof(plus0), INT_MAX, 0), INT_MAX, "INT_MAX firstlineno, +0");
+	CHECK_EQ_INT(loctable_line_311(plus1, sizeof(plus1), INT_MAX, 0), -1, "INT_MAX firstlineno, +1");
+	CHECK_EQ_INT(loctable_line_311(minus1, sizeof(minus1), INT_MIN, 0), -1, "INT_MIN firstlineno, -1");
+	CHECK_EQ_INT(loctable_line_311(most_negative, sizeof(most_negative), 0, 0), -INT_MAX, "one -(2^31-1)");
+	CHECK_EQ_INT(loctable_line_311(most_negative, sizeof(most_negative), 0, 1), -1, "two of them");
+	CHECK_EQ_INT(loctable_line_311(wide_varint, sizeof(wide_varint), 1, 0), -1, "varint past 32 bits");
+	CHECK_EQ_INT(loctable_line_311(long_varint, sizeof(long_varint), 1, 0), -1, "seven-chunk varint");
+	CHECK_EQ_INT(loctable_line_311(plus0, sizeof(plus0), 1, INT_MAX), -1, "unit INT_MAX");
+	CHECK_EQ_INT(linetable_line_310(up127, sizeof(up127), INT_MAX, 0), -1, "3.10 INT_MAX + 127");
+	CHECK_EQ_INT(linetable_line_310(down127, sizeof(down127), INT_MIN, 0), -1, "3.10 INT_MIN - 127");
+	CHECK_EQ_INT(linetable_line_310(down128, sizeof(down128), INT_MIN, 0), -1, "3.10 -128: no line, no sum");
+	CHECK_EQ_INT(lnotab_line_39(up127, sizeof(up127), INT_MAX, 0), -1, "3.9 INT_MAX + 127");
+	if (!CHECK(big, "malloc"))
+		return;
+	for (size_t i = 0; i < pairs; i++) {
+		big[2 * i] = 255;
+		big[2 * i + 1] = 1;
+	}
+	/* Pair k (from 1) moves the address to 255k: the last applied at
+	 * INT_MAX is k = INT_MAX / 255; 3.10's pair k covers [255(k-1), 255k). */
+	CHECK_EQ_INT(lnotab_line_39(big, 2 * pairs, 0, INT_MAX), INT_MAX / 255, "3.9 address past INT_MAX");
+	CHECK_EQ_INT(linetable_line_310(big, 2 * pairs, 0, INT_MAX), INT_MAX / 255 + 1, "3.10 end past INT_MAX");
+	CHECK_EQ_INT(linetable_line_310(big, 2 * pairs, INT_MAX - 1000, INT_MAX), -1, "3.10 line past INT_MAX");
+	free(big);
+}
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 int main(void)
@@ -96,5 +142,6 @@ int main(void)
 	check_vectors("3.12", LOCTABLE, py312_vectors, N(py312_vectors));
 	check_vectors("3.13", LOCTABLE, py313_vectors, N(py313_vectors));
 	test_hostile_tables();
+	test_overflow();
 	return check_summary();
 }
