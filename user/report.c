@@ -110,6 +110,14 @@ static void print_drops(FILE *f, const struct session *s)
 	if (c[PYC_PENDING_FULL])
 		fprintf(f, "warning: %llu allocations lost: too many threads in the allocator at once\n",
 			(unsigned long long)c[PYC_PENDING_FULL]);
+	if (s->sym) {
+		struct symbolizer_stats st;
+
+		symbolizer__stats(s->sym, &st);
+		if (st.refused)
+			fprintf(f, "warning: %llu code objects not read: a name or line table over its size cap\n",
+				(unsigned long long)st.refused);
+	}
 	if (s->site_table_full)
 		fprintf(f, "warning: %llu stacks charged to [untracked stacks]: over %u distinct stacks seen\n",
 			(unsigned long long)s->site_table_full, 1u << 16);
@@ -263,6 +271,21 @@ static void json_sampling(FILE *f, const struct session *s)
 		json_num(w->worst_10s), json_num(w->on_s[0]), json_num(w->on_s[1]));
 }
 
+/* The symbolizer's cache, bounded in bytes whatever the target's code
+ * objects claim (README "Security"). */
+static void json_symbolizer(FILE *f, const struct session *s)
+{
+	struct symbolizer_stats st;
+
+	symbolizer__stats(s->sym, &st);
+	fprintf(f, ",\"symbolizer\":{\"lookups\":%llu,\"misses\":%llu,\"read_failures\":%llu,"
+		   "\"refused\":%llu,\"evictions\":%llu,\"entries\":%llu,\"bytes\":%llu,\"max_bytes\":%llu}",
+		(unsigned long long)st.lookups, (unsigned long long)st.misses,
+		(unsigned long long)st.read_failures, (unsigned long long)st.refused,
+		(unsigned long long)st.evictions, (unsigned long long)st.entries, (unsigned long long)st.bytes,
+		(unsigned long long)st.max_bytes);
+}
+
 void report_json(FILE *f, const struct session *s, const struct report_opts *o, bool final)
 {
 	const uint64_t *c = s->counters;
@@ -288,6 +311,7 @@ void report_json(FILE *f, const struct session *s, const struct report_opts *o, 
 	json_gc(f, s);
 	if (s->sampled)
 		json_sampling(f, s);
+	json_symbolizer(f, s);
 	fprintf(f, ",\"leak\":%s,\"sites\":[", s->leak ? "true" : "false");
 	for (size_t i = 0, shown = 0; i < n && shown < (size_t)o->top; i++) {
 		if (!worth_showing(ranked[i]))
