@@ -56,7 +56,8 @@ for bin in "$@"; do
 	else
 		failed=$((failed + 1))
 		printf 'fuzz: %-18s FAILED  exit %s after %s execs; log %s\n' "$name" "$rc" "${execs:-?}" "$log"
-		grep -E '^(==[0-9]+==ERROR|SUMMARY|.*runtime error:|artifact_prefix|Test unit written)' "$log" | head -n 20
+		# The report (ASan's, or UBSan's runtime error) and where the input is.
+		grep -E 'runtime error:|deadly signal|ERROR: libFuzzer|Test unit written' "$log" | head -n 10
 		sed -n '/^==[0-9]*==ERROR/,/^SUMMARY/p' "$log" | head -n 60
 	fi
 done
