@@ -33,6 +33,24 @@ PURE_OBJS := $(patsubst user/%.c,$(OUTPUT)/%.o,$(PURE_SRCS))
 UNIT_SRCS := $(wildcard tests/unit/test_*.c)
 UNIT_BINS := $(patsubst tests/unit/%.c,$(OUTPUT)/%,$(UNIT_SRCS))
 
+# Sanitizers. Both builds use clang, whose ASan/UBSan/libFuzzer runtimes
+# (libclang-rt-*-dev) link statically; -fno-sanitize-recover makes any
+# undefined behaviour fatal instead of a line on stderr.
+SAN_FLAGS := -g -O1 -fno-omit-frame-pointer -fsanitize=address,undefined -fno-sanitize-recover=undefined
+# libFuzzer harnesses (tests/fuzz/fuzz_*.c, see tests/fuzz/README.md): each
+# is linked with every pure module, built again with coverage and sanitizers.
+FUZZ_SRCS := $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BINS := $(patsubst tests/fuzz/%.c,$(OUTPUT)/fuzz/%,$(FUZZ_SRCS))
+FUZZ_OBJS := $(patsubst user/%.c,$(OUTPUT)/fuzz/%.o,$(PURE_SRCS))
+FUZZ_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
+FUZZ_SECONDS ?= 30
+# CI's share: about 30 s a harness, two at a time (2 min for eight).
+CI_FUZZ_SECONDS ?= 30
+# The whole tool under ASan and UBSan, in its own object directory.
+ASAN_OUT  := build-asan
+ASAN_OBJS := $(patsubst user/%.c,$(ASAN_OUT)/%.o,$(USER_SRCS))
+ASAN_CFLAGS := $(SAN_FLAGS) -Wall -Wextra -Wno-unused-parameter -std=gnu11 -D_GNU_SOURCE
+
 ifeq ($(V),1)
 Q =
 msg =
@@ -43,8 +61,9 @@ endif
 
 .DELETE_ON_ERROR:
 # Keep the BPF objects: they are worth inspecting with bpftool and llvm-objdump.
-.SECONDARY: $(BPF_OBJS)
-.PHONY: all deps clean test unit integration demo vmlinux matrix python314 cpython313
+.SECONDARY: $(BPF_OBJS) $(SKELS) $(FUZZ_OBJS)
+.PHONY: all deps clean test unit integration demo vmlinux matrix python314 cpython313 \
+	fuzz fuzz-ci fuzz-seeds asan asan-test asan-test-full
 
 all: pyleakbpf
 
@@ -78,6 +97,48 @@ $(OUTPUT)/test_%: tests/unit/test_%.c $(wildcard tests/unit/*.h) $(PURE_OBJS)
 unit: $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
 
+$(OUTPUT)/fuzz $(ASAN_OUT):
+	$(Q)mkdir -p $@
+
+# -fsanitize=fuzzer-no-link: coverage for libFuzzer, without its main().
+$(OUTPUT)/fuzz/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) | $(OUTPUT)/fuzz
+	$(call msg,CC-FUZZ,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer-no-link $(INCLUDES) -c $< -o $@
+
+$(OUTPUT)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(wildcard tests/fuzz/*.h) $(FUZZ_OBJS)
+	$(call msg,FUZZER,$@)
+	$(Q)$(CLANG) $(FUZZ_CFLAGS) -fsanitize=fuzzer $(INCLUDES) -Itests/fuzz $< $(FUZZ_OBJS) $(LDLIBS) -o $@
+
+fuzz: $(FUZZ_BINS)
+
+# Each harness for FUZZ_SECONDS from its committed seeds, two at a time.
+fuzz-ci: $(FUZZ_BINS)
+	$(Q)FUZZ_SECONDS=$(FUZZ_SECONDS) ./scripts/fuzz.sh $(FUZZ_BINS)
+
+# Regenerates tests/fuzz/corpus/ from the interpreters on this machine.
+fuzz-seeds:
+	$(Q)./scripts/fuzz-seeds.sh
+
+$(ASAN_OUT)/%.o: user/%.c $(wildcard user/*.h) $(wildcard bpf/*.h) $(SKELS) | $(ASAN_OUT)
+	$(call msg,CC-ASAN,$@)
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $(INCLUDES) -c $< -o $@
+
+$(ASAN_OUT)/pyleakbpf: $(ASAN_OBJS)
+	$(call msg,BINARY,$@)
+	$(Q)$(CLANG) $(ASAN_CFLAGS) $^ $(LDLIBS) -o $@
+
+asan: $(ASAN_OUT)/pyleakbpf
+
+# The `sanitize` subset of the integration tests (every error case, a leak
+# and a control per kind of interpreter) against the sanitizer build; conftest
+# turns any sanitizer report into a failure.
+asan-test: $(ASAN_OUT)/pyleakbpf
+	$(Q)PYLEAKBPF_BIN=$(CURDIR)/$(ASAN_OUT)/pyleakbpf $(PYTEST) -v -rs -m sanitize tests/integration
+
+# Every integration test under the sanitizers: slow, run before resolving.
+asan-test-full: $(ASAN_OUT)/pyleakbpf
+	$(Q)PYLEAKBPF_BIN=$(CURDIR)/$(ASAN_OUT)/pyleakbpf $(PYTEST) -v -rs tests/integration
+
 integration: pyleakbpf
 	$(Q)$(PYTEST) -v -rs tests/integration
 
@@ -102,6 +163,8 @@ test: deps matrix
 	$(Q)$(MAKE) --no-print-directory all $(UNIT_BINS)
 	$(Q)./tests/run-unit.sh $(UNIT_BINS)
 	$(Q)$(PYTEST) -v -rs tests/integration
+	$(Q)$(MAKE) --no-print-directory fuzz-ci FUZZ_SECONDS=$(CI_FUZZ_SECONDS)
+	$(Q)$(MAKE) --no-print-directory asan-test
 
 demo: deps
 	$(Q)$(MAKE) --no-print-directory all
@@ -112,4 +175,4 @@ vmlinux:
 
 clean:
 	$(call msg,CLEAN)
-	$(Q)rm -rf $(OUTPUT) pyleakbpf
+	$(Q)rm -rf $(OUTPUT) $(ASAN_OUT) pyleakbpf

@@ -2,9 +2,10 @@
 # Installs what pyleakbpf needs to build and test, from Debian packages only.
 # Idempotent and quiet when everything is already there.
 set -eu
-pkgs="clang llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev make gcc pkg-config
+pkgs="clang libclang-rt-14-dev llvm libbpf-dev bpftool libelf-dev zlib1g-dev libcapstone-dev make gcc pkg-config
 python3 python3-pytest python3-jsonschema util-linux
 python3.11-dbg"
+# libclang-rt-14-dev: the ASan, UBSan and libFuzzer runtimes of Debian 12's clang.
 # python3.11-dbg: the detached debug symbols of Debian's python3.11, which the
 # unit tests use as ground truth for the inlined-allocator discovery.
 missing=""

@@ -810,10 +810,14 @@ size_t probes__purge_pending(struct probes *p, uint64_t max_age_ns)
 	return purged;
 }
 
-/* The function calibration traps on: in this binary, never inlined. */
-__attribute__((noinline)) void pyleak_calibration_target(volatile int *x)
+/* The function calibration traps on: in this binary, never inlined. Written
+ * in assembly so that its first instruction is single-stepped like an
+ * allocator's: kernels since 6.x emulate a leading `push`, which a build with
+ * frame pointers or sanitizers would emit, in well under the half microsecond
+ * below which the probe is taken for one that never fired. */
+__attribute__((naked, noinline)) void pyleak_calibration_target(volatile int *x)
 {
-	(*x)++;
+	__asm__ volatile("addl $1, (%rdi)\n\tret");
 }
 
 struct self_text {

@@ -42,19 +42,26 @@ static int read_proc_file(pid_t pid, const char *name, char *buf, size_t len)
 	return read_small_file(path, buf, len);
 }
 
+int proc_parse_stat_state(const char *stat)
+{
+	const char *p;
+
+	/* comm may contain spaces and parentheses: the state follows the last ')'. */
+	p = strrchr(stat, ')');
+	if (!p || p[1] != ' ' || !p[2])
+		return -EINVAL;
+	return (unsigned char)p[2];
+}
+
 int proc_alive(pid_t pid)
 {
-	char buf[512], *p;
-	int n;
+	char buf[512];
+	int state;
 
-	n = read_proc_file(pid, "stat", buf, sizeof(buf));
-	if (n < 0)
+	if (read_proc_file(pid, "stat", buf, sizeof(buf)) < 0)
 		return -ESRCH;
-	/* comm may contain spaces and parentheses: the state follows the last ')'. */
-	p = strrchr(buf, ')');
-	if (!p || p[1] != ' ')
-		return -ESRCH;
-	if (p[2] == 'Z' || p[2] == 'X')
+	state = proc_parse_stat_state(buf);
+	if (state < 0 || state == 'Z' || state == 'X')
 		return -ESRCH;
 	return 0;
 }
@@ -84,27 +91,68 @@ int proc_tgid(pid_t pid, pid_t *tgid)
 	return 0;
 }
 
-int proc_ns_pid(pid_t pid, pid_t *ns_pid)
+int proc_parse_nspid(const char *status, pid_t *ns_pid)
 {
-	char buf[4096], *p, *end;
-	long v = pid;
+	const char *p = status;
+	long v = -1;
 
-	*ns_pid = pid;
-	if (read_proc_file(pid, "status", buf, sizeof(buf)) < 0)
-		return -ESRCH;
-	p = strstr(buf, "\nNSpid:");
-	if (!p)
-		return 0; /* kernels before 4.1: no namespaces to see through */
-	/* NSpid: host pid, then one per nested namespace, innermost last. */
-	for (p += 7; ; p = end) {
-		long n = strtol(p, &end, 10);
-
-		if (end == p)
-			break;
-		v = n;
+	while (strncmp(p, "NSpid:", 6)) {
+		p = strchr(p, '\n');
+		if (!p)
+			return -ENOENT;
+		p++;
 	}
+	/* NSpid: host pid, then one per nested namespace, innermost last. Only
+	 * blanks separate them: strtol alone would run on into the next line. */
+	for (p += 6; *p && *p != '\n';) {
+		char *end;
+		long n;
+
+		if (*p == ' ' || *p == '\t') {
+			p++;
+			continue;
+		}
+		if (*p < '0' || *p > '9')
+			return -EINVAL;
+		errno = 0;
+		n = strtol(p, &end, 10);
+		if (errno || n <= 0 || n > INT_MAX)
+			return -EINVAL;
+		v = n;
+		p = end;
+	}
+	if (v < 0)
+		return -EINVAL;
 	*ns_pid = (pid_t)v;
 	return 0;
+}
+
+int proc_ns_pid(pid_t pid, pid_t *ns_pid)
+{
+	char path[64], *line = NULL;
+	size_t cap = 0;
+	int ret = 0;
+	FILE *f;
+
+	*ns_pid = pid;
+	snprintf(path, sizeof(path), "/proc/%d/status", pid);
+	f = fopen(path, "re");
+	if (!f)
+		return -ESRCH;
+	/* Line by line, not a fixed buffer: a process with thousands of
+	 * supplementary groups pushes NSpid, which follows Groups, kilobytes
+	 * down, and a cut line would give a wrong pid. No NSpid at all means a
+	 * kernel before 4.1: no namespaces to see through. */
+	while (getline(&line, &cap, f) > 0) {
+		if (strncmp(line, "NSpid:", 6))
+			continue;
+		if (proc_parse_nspid(line, ns_pid))
+			ret = -EINVAL;
+		break;
+	}
+	free(line);
+	fclose(f);
+	return ret;
 }
 
 int proc_exe(pid_t pid, char *buf, size_t len)
@@ -164,8 +212,7 @@ int proc_open_mapped(pid_t pid, const struct proc_map *m)
 	if (fd < 0)
 		return fd;
 	/* The mapping may have been replaced between reading maps and here. */
-	if ((uint64_t)st.st_ino != m->inode || major(st.st_dev) != m->dev_major ||
-	    minor(st.st_dev) != m->dev_minor) {
+	if ((uint64_t)st.st_ino != m->inode || (uint64_t)st.st_dev != m->dev) {
 		close(fd);
 		return -ESTALE;
 	}
@@ -204,18 +251,17 @@ int proc_open_in_root(pid_t pid, const char *path)
 	return fd;
 }
 
-static int parse_maps_line(char *line, struct proc_map *m)
+int proc_parse_maps_line(char *line, struct proc_map *m)
 {
 	unsigned long long start, end, off, inode = 0;
-	unsigned int dmaj, dmin;
+	unsigned int major, minor;
 	int path_at = 0;
 
-	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, m->perms, &off, &dmaj, &dmin, &inode,
+	if (sscanf(line, "%llx-%llx %4s %llx %x:%x %llu %n", &start, &end, m->perms, &off, &major, &minor, &inode,
 		   &path_at) < 7)
 		return -EINVAL;
-	m->dev_major = dmaj;
-	m->dev_minor = dmin;
 	m->inode = inode;
+	m->dev = makedev(major, minor);
 	m->start = start;
 	m->end = end;
 	m->offset = off;
@@ -288,7 +334,7 @@ int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx),
 		next = strchrnul(line, '\n');
 		if (*next)
 			*next++ = '\0';
-		if (parse_maps_line(line, &m))
+		if (proc_parse_maps_line(line, &m))
 			continue;
 		ret = cb(&m, ctx);
 		if (ret)

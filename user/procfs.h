@@ -13,7 +13,7 @@ struct proc_map {
 	uint64_t end;
 	uint64_t offset;
 	uint64_t inode;
-	uint32_t dev_major, dev_minor; /* the device of the mapped file */
+	uint64_t dev; /* makedev(major, minor) of the mapped file: compare with st_dev */
 	char perms[5];
 	const char *path; /* as /proc/PID/maps shows it; "" for anonymous */
 };
@@ -64,6 +64,17 @@ int proc_starttime(pid_t pid, uint64_t *ticks);
 /* Calls cb for each line of /proc/PID/maps until it returns non-zero, which
  * is then returned. Returns a negative errno if the file cannot be read. */
 int proc_maps_foreach(pid_t pid, int (*cb)(const struct proc_map *m, void *ctx), void *ctx);
+/* The text parsers behind the readers above, on a NUL-terminated buffer
+ * (so that they can be fuzzed and tested without a process).
+ * One line of /proc/PID/maps into *m; m->path points into line, whose
+ * newline is cut. 0, or -EINVAL for a line that is not a mapping. */
+int proc_parse_maps_line(char *line, struct proc_map *m);
+/* The state letter of /proc/PID/stat ('R', 'S', 'Z'...), or -EINVAL. */
+int proc_parse_stat_state(const char *stat);
+/* The innermost pid of the "NSpid:" line of status text (the whole file or
+ * that line alone). 0; -ENOENT when there is no such line; -EINVAL when it
+ * holds anything but positive pids. */
+int proc_parse_nspid(const char *status, pid_t *ns_pid);
 /* Resident set size, from statm. */
 int proc_rss(pid_t pid, uint64_t *bytes);
 /* RssFile, RssAnon and RssShmem from status, in bytes: the same counters the

@@ -12,13 +12,36 @@ import jsonschema
 import pytest
 
 ROOT = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
-TOOL = os.path.join(ROOT, "pyleakbpf")
+# PYLEAKBPF_BIN picks another build, say the sanitizer one (make asan-test).
+TOOL = os.environ.get("PYLEAKBPF_BIN") or os.path.join(ROOT, "pyleakbpf")
 PROGS = os.path.join(ROOT, "tests", "progs")
 SCHEMA_PATH = os.path.join(ROOT, "..", "shared", "report.schema.json")
 
 # user/exitcodes.h
 EXIT_OK, EXIT_USAGE, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_UNSUPPORTED = 0, 2, 3, 4, 5
 EXIT_PRIVILEGE, EXIT_NO_BTF = 6, 7
+
+# Under ASan and UBSan (make asan), any report ends the tool with this code,
+# apart from its own 0-9, and the tests fail on it or on the report's text
+# (see check_sanitizers). LeakSanitizer is on: the tool frees what it
+# allocates before it exits, error paths included. Inherited by everything
+# the tests start; builds without sanitizers ignore both.
+EXIT_SANITIZER = 66
+os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=%d" % EXIT_SANITIZER)
+os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=%d" % EXIT_SANITIZER)
+SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
+                     "ERROR: UndefinedBehaviorSanitizer", "WARNING: AddressSanitizer")
+
+
+def check_sanitizers(code, err):
+    """Fails the test on any sanitizer report of a finished pyleakbpf."""
+    found = [m for m in SANITIZER_REPORTS if m in (err or "")]
+    assert code != EXIT_SANITIZER and not found, "sanitizer report from %s (exit %s):\n%s" % (TOOL, code, err)
+
+
+def pytest_configure(config):
+    config.addinivalue_line("markers", "sanitize: run against the ASan/UBSan build by `make asan-test` (in CI): "
+                            "every error case, a leak and a control per kind of interpreter")
 
 
 def one_error_line(run, *needles):
@@ -105,6 +128,28 @@ def matrix():
 MATRIX, MATRIX_MISSING = matrix()
 
 
+def sanitize_kinds():
+    """One interpreter of each kind the sanitizer run covers: Debian's LTO
+    build, a pyenv shared libpython, a stripped copy, a chroot, a static
+    unstripped build."""
+    names = [i.name for i in MATRIX]
+    picks = ["debian-3.11", "trixie-3.13-chroot", "source-3.13-static"]
+    picks += [n for n in names if n.startswith("pyenv-3.11.") and not n.endswith("-stripped")][:1]
+    # The newest stripped copy: symbols from .dynsym and 3.13's debug offsets.
+    stripped = [n for n in names if n.endswith("-stripped")]
+    picks += sorted(stripped, key=lambda n: [int(x) for x in n.split("-")[1].split(".")])[-1:]
+    return set(picks)
+
+
+SANITIZE_KINDS = sanitize_kinds()
+
+
+def matrix_params(interps):
+    """The interpreters as pytest parameters, marked `sanitize` for one of each kind."""
+    return [pytest.param(i, id=i.name, marks=[pytest.mark.sanitize] if i.name in SANITIZE_KINDS else [])
+            for i in interps]
+
+
 def pytest_terminal_summary(terminalreporter):
     tr = terminalreporter
     tr.section("interpreter matrix")
@@ -133,7 +178,7 @@ def require_root_and_tool():
     if os.geteuid() != 0:
         pytest.fail("the integration tests attach real BPF programs: run them as root")
     if not os.access(TOOL, os.X_OK):
-        pytest.fail("%s is not built: run make" % TOOL)
+        pytest.fail("%s is not built: run make (make asan for the sanitizer build)" % TOOL)
 
 
 def marked_lines(prog, marker="# LEAK"):
@@ -221,12 +266,22 @@ def run_tool(*args, timeout=120, preexec=None, env=None):
         proc.kill()
         out, err = proc.communicate()
         raise AssertionError("pyleakbpf %s did not finish in %ss:\n%s\n%s" % (args, timeout, out, err))
+    check_sanitizers(proc.returncode, err)
     return Run(proc, out, err)
 
 
+class ToolProcess(subprocess.Popen):
+    """A running pyleakbpf whose communicate() checks for sanitizer reports."""
+
+    def communicate(self, *args, **kw):
+        out, err = super().communicate(*args, **kw)
+        check_sanitizers(self.returncode, err)
+        return out, err
+
+
 def start_tool(*args):
-    return subprocess.Popen([TOOL] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    return ToolProcess([TOOL] + [str(a) for a in args], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                       text=True)
 
 
 def innermost(site):
@@ -267,6 +322,7 @@ def watch(schema, pid, duration, stop_when=None):
             tool.kill()
             tool.wait()
     err = tool.stderr.read()
+    check_sanitizers(code, err)
     assert code == 0, err
     assert reports and reports[-1]["final"], err
     assert all(r["mode"] == "sampled" for r in reports)

@@ -9,7 +9,11 @@ import time
 import pytest
 
 from conftest import (EXIT_NO_BTF, EXIT_NO_PROCESS, EXIT_NOT_PYTHON, EXIT_OK, EXIT_PRIVILEGE, EXIT_UNSUPPORTED,
-                      EXIT_USAGE, TOOL, marked_line, one_error_line, pyenv_python, run_tool, start_tool)
+                      EXIT_USAGE, TOOL, check_sanitizers, marked_line, one_error_line, pyenv_python, run_tool,
+                      start_tool)
+
+# Every error case also runs against the sanitizer build (make asan-test).
+pytestmark = pytest.mark.sanitize
 
 def dead_pid():
     p = subprocess.Popen(["true"])
@@ -70,6 +74,7 @@ def test_no_btf(target):
     proc = subprocess.run(["unshare", "-m", "sh", "-c",
                            "mount -t tmpfs none /sys/kernel/btf && exec \"$0\" -p \"$1\"", TOOL, str(t.pid)],
                           capture_output=True, text=True, timeout=60)
+    check_sanitizers(proc.returncode, proc.stderr)
     assert proc.returncode == EXIT_NO_BTF, proc.stderr
     assert proc.stderr.count("\n") == 1 and "no BTF" in proc.stderr, proc.stderr
     run = run_tool("-p", t.pid, "--btf", "/nonexistent/vmlinux")
@@ -136,6 +141,7 @@ def test_works_without_tracefs(target, schema):
               "exec \"$0\" -p \"$1\" -d 4 -i 2 --json")
     proc = subprocess.run(["unshare", "-m", "sh", "-c", script, TOOL, str(t.pid)],
                           capture_output=True, text=True, timeout=60)
+    check_sanitizers(proc.returncode, proc.stderr)
     assert proc.returncode == EXIT_OK, proc.stderr
     last = json.loads(proc.stdout.splitlines()[-1])
     assert last["final"] and last["events"]["allocs"] > 0 and last["rss_source"] == "rss_stat", last

@@ -10,8 +10,8 @@ import subprocess
 
 import pytest
 
-from conftest import (CACHE, EXIT_UNSUPPORTED, MATRIX, innermost, marked_line, one_error_line, run_tool, summary,
-                      watch)
+from conftest import (CACHE, EXIT_UNSUPPORTED, MATRIX, SANITIZE_KINDS, innermost, marked_line, matrix_params,
+                      one_error_line, run_tool, summary, watch)
 
 NAME_WITHIN_S = 30
 
@@ -22,7 +22,7 @@ def version_of(interp):
     return subprocess.run(argv, capture_output=True, text=True, check=True, env=env).stdout.strip()
 
 
-@pytest.mark.parametrize("interp", MATRIX, ids=[i.name for i in MATRIX])
+@pytest.mark.parametrize("interp", matrix_params(MATRIX))
 def test_leak_named_with_true_stack(interp, target, schema):
     dump_inside = "/tmp/pyleak-stack-%s.json" % interp.name
     dump = interp.host(dump_inside)
@@ -51,9 +51,33 @@ def test_leak_named_with_true_stack(interp, target, schema):
         assert got["function"].split(".")[-1] == want["function"], (walked, truth)
 
 
+CONTROL_S = 20
+
+
+@pytest.mark.parametrize("interp", matrix_params([i for i in MATRIX if i.name in SANITIZE_KINDS]))
+def test_control_is_not_a_leak(interp, target, schema):
+    """One interpreter of each kind (Debian's LTO build, pyenv's shared
+    libpython, a stripped copy, a chroot, a static build) watching steady
+    churn: never a leak, and the windows did see its allocations."""
+    t = target(interp, "steady.py")
+    reports = watch(schema, t.pid, CONTROL_S)
+    assert reports[-1]["elapsed_s"] >= CONTROL_S - 1
+    for r in reports:
+        assert r["leak"] is False, "t=%.0f\n%s" % (r["elapsed_s"], summary(r))
+        assert not any(s["leak"] for s in r["sites"]), summary(r)
+    assert reports[-1]["events"]["allocs"] > 1_000, reports[-1]["events"]
+
+
+def test_sanitize_covers_every_kind():
+    """The sanitizer run's picks exist: a kind missing from the machine would
+    otherwise shrink it without a word."""
+    assert len(SANITIZE_KINDS) == 5 and SANITIZE_KINDS <= {i.name for i in MATRIX}, SANITIZE_KINDS
+
+
 FREE_THREADED = os.path.join(CACHE, "cpython-3.13t", "bin", "python3.13t")
 
 
+@pytest.mark.sanitize
 def test_free_threaded_build_is_refused(target):
     """A free-threaded 3.13t (built by `make matrix`) has no GIL, no
     pymalloc pools and other object headers: refused, never walked."""
@@ -65,6 +89,7 @@ def test_free_threaded_build_is_refused(target):
     one_error_line(run, "not supported", "free-threaded")
 
 
+@pytest.mark.sanitize
 def test_container_pid_and_mount_namespace(schema):
     """A target in its own pid and mount namespaces, chrooted (a container
     without the engine): attached by its host pid, files found through the
