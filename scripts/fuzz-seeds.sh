@@ -15,7 +15,8 @@ CORPUS=tests/fuzz/corpus
 PY=/usr/bin/python3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-rm -rf "$CORPUS/fuzz_linetable" "$CORPUS/fuzz_pyoffsets" "$CORPUS/fuzz_elf" "$CORPUS/fuzz_procfs"
+rm -rf "$CORPUS/fuzz_linetable" "$CORPUS/fuzz_pyoffsets" "$CORPUS/fuzz_elf" "$CORPUS/fuzz_procfs" \
+	"$CORPUS/fuzz_symbolize"
 
 # seed HARNESS FILE: stores FILE under its hash.
 seed() {
@@ -223,6 +224,9 @@ if [ -f "$root/.pyleak-ready" ] && [ "$(id -u)" -eq 0 ]; then
 	kill $! 2>/dev/null || true
 fi
 wait 2>/dev/null || true
+
+# --- fuzz_symbolize: fake memory images laid out with user/pyoffsets.c's offsets.
+python3 "$(dirname "$0")/fuzz-seed-symbolize.py" "$CORPUS/fuzz_symbolize"
 
 du -sh --apparent-size "$CORPUS"
 for d in "$CORPUS"/*/; do echo "$(basename "$d"): $(ls "$d" | wc -l) seeds"; done

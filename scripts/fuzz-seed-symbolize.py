@@ -10,7 +10,7 @@ The harness repeats the image over its window, so frames at offset
 k * len(image) are distinct addresses of the same code object: with many of
 them and the small bound (odd version index) the cache evicts.
 
-Usage: seed_symbolize.py OUTDIR"""
+Usage: scripts/fuzz-seed-symbolize.py OUTDIR (run by scripts/fuzz-seeds.sh)"""
 import os
 import struct
 import sys
