@@ -1,5 +1,6 @@
 // SPDX-License-Identifier: MIT
-/* libelf-based lookups. Files are opened read-only and mapped by libelf. */
+/* libelf-based lookups. Files are opened read-only and read with pread, never
+ * mapped: the target may truncate them while we read. */
 #include <errno.h>
 #include <fcntl.h>
 #include <gelf.h>
@@ -7,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "elfsym.h"
 
@@ -14,28 +16,55 @@ struct elf_file {
 	int fd;
 	Elf *elf;
 	GElf_Ehdr ehdr;
+	uint64_t file_size; /* at open: later reads past a truncation fail */
 };
 
+/* A regular file only: a FIFO would block the read and a device could be
+ * anything. O_NONBLOCK makes the open itself return at once on a FIFO so
+ * that the fstat can refuse it. */
 struct elf_file *elf_file__open(const char *path, int *err)
 {
-	struct elf_file *ef;
+	int fd = open(path, O_RDONLY | O_CLOEXEC | O_NONBLOCK | O_NOCTTY);
 
+	if (fd < 0) {
+		*err = errno;
+		return NULL;
+	}
+	return elf_file__open_fd(fd, err);
+}
+
+struct elf_file *elf_file__open_fd(int fd, int *err)
+{
+	struct elf_file *ef;
+	struct stat st;
+
+	if (fstat(fd, &st)) {
+		*err = errno;
+		close(fd);
+		return NULL;
+	}
+	if (!S_ISREG(st.st_mode)) {
+		*err = ENOEXEC;
+		close(fd);
+		return NULL;
+	}
 	if (elf_version(EV_CURRENT) == EV_NONE) {
 		*err = EINVAL;
+		close(fd);
 		return NULL;
 	}
 	ef = calloc(1, sizeof(*ef));
 	if (!ef) {
 		*err = ENOMEM;
+		close(fd);
 		return NULL;
 	}
-	ef->fd = open(path, O_RDONLY | O_CLOEXEC);
-	if (ef->fd < 0) {
-		*err = errno;
-		free(ef);
-		return NULL;
-	}
-	ef->elf = elf_begin(ef->fd, ELF_C_READ_MMAP, NULL);
+	ef->fd = fd;
+	ef->file_size = (uint64_t)st.st_size;
+	/* ELF_C_READ reads with pread: a target truncating the file under a
+	 * mapping (ELF_C_READ_MMAP) would kill the tool with SIGBUS, while a
+	 * short pread is just an error. */
+	ef->elf = elf_begin(ef->fd, ELF_C_READ, NULL);
 	if (!ef->elf || elf_kind(ef->elf) != ELF_K_ELF || gelf_getclass(ef->elf) != ELFCLASS64 ||
 	    !gelf_getehdr(ef->elf, &ef->ehdr)) {
 		*err = ENOEXEC;
@@ -43,6 +72,11 @@ struct elf_file *elf_file__open(const char *path, int *err)
 		return NULL;
 	}
 	return ef;
+}
+
+int elf_file__fd(const struct elf_file *ef)
+{
+	return ef->fd;
 }
 
 void elf_file__free(struct elf_file *ef)

@@ -18,9 +18,22 @@ struct elf_sym_info {
 	bool dynamic;   /* found in .dynsym rather than .symtab */
 };
 
-/* Opens `path` read-only. Returns NULL and sets *err to a positive errno on failure
- * (ENOEXEC for a file that is not a 64-bit ELF). */
+/* Opens `path` read-only (O_NONBLOCK, O_NOCTTY: opening a FIFO or a
+ * terminal must neither block nor adopt it). Returns NULL and sets *err to a
+ * positive errno on failure: the open's own, or ENOEXEC for anything that is
+ * not a regular 64-bit ELF file (a directory, a FIFO, a device, a text file).
+ * The file is read with pread, never mapped: a file truncated while open
+ * makes lookups fail, never the tool crash. */
 struct elf_file *elf_file__open(const char *path, int *err);
+
+/* The same from an open fd, which the elf_file takes over: it is closed by
+ * elf_file__free(), or here on failure. The fd must be of a regular file
+ * (checked with fstat: ENOEXEC otherwise). */
+struct elf_file *elf_file__open_fd(int fd, int *err);
+
+/* The fd behind ef, still owned by ef (e.g. for uprobes through
+ * /proc/self/fd/N, or to fstat it). */
+int elf_file__fd(const struct elf_file *ef);
 void elf_file__free(struct elf_file *ef);
 
 /* Looks `name` up in .symtab, then .dynsym. Undefined symbols (st_shndx == SHN_UNDEF)

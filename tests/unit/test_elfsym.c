@@ -3,10 +3,12 @@
  * libpython, Debian's stripped static python3.11, and this test itself. */
 #include <elf.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 #include "check.h"
 #include "elfsym.h"
@@ -124,11 +126,52 @@ static void test_errors(void)
 	unlink(path);
 }
 
+/* Anything but a regular file is refused, and opening a FIFO nobody writes
+ * to must not block (a target can put one where its binary was). */
+static void test_not_regular(void)
+{
+	char dir[] = "/tmp/pyleak-elfsym-XXXXXX", fifo[64];
+	struct elf_file *ef;
+	int err = 0, fd;
+
+	if (!CHECK(mkdtemp(dir), "temp dir"))
+		return;
+	snprintf(fifo, sizeof(fifo), "%s/fifo", dir);
+	if (CHECK(mkfifo(fifo, 0600) == 0, "mkfifo")) {
+		alarm(5); /* a blocking open fails the test by SIGALRM, not a hang */
+		ef = elf_file__open(fifo, &err);
+		alarm(0);
+		CHECK(!ef && err == ENOEXEC, "FIFO refused at once with ENOEXEC");
+		unlink(fifo);
+	}
+	err = 0;
+	CHECK(!elf_file__open(dir, &err) && err == ENOEXEC, "directory refused with ENOEXEC");
+	err = 0;
+	CHECK(!elf_file__open("/dev/null", &err) && err == ENOEXEC, "character device refused with ENOEXEC");
+	rmdir(dir);
+	/* open_fd owns the fd even when it refuses it. */
+	fd = open("/dev/null", O_RDONLY | O_CLOEXEC);
+	if (CHECK(fd >= 0, "open /dev/null")) {
+		err = 0;
+		CHECK(!elf_file__open_fd(fd, &err) && err == ENOEXEC, "open_fd refuses a device");
+		CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF, "open_fd closed the refused fd");
+	}
+	fd = open(DEBIAN_PY, O_RDONLY | O_CLOEXEC);
+	if (CHECK(fd >= 0, "open " DEBIAN_PY)) {
+		ef = elf_file__open_fd(fd, &err);
+		if (CHECK(ef, "open_fd of a real ELF"))
+			CHECK_EQ_INT(elf_file__fd(ef), fd, "elf_file__fd gives the fd back");
+		elf_file__free(ef);
+		CHECK(fcntl(fd, F_GETFD) < 0 && errno == EBADF, "elf_file__free closed the fd");
+	}
+}
+
 int main(void)
 {
 	test_shared_libpython();
 	test_debian_static_python();
 	test_self();
 	test_errors();
+	test_not_regular();
 	return check_summary();
 }
