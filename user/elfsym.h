@@ -18,6 +18,10 @@ struct elf_sym_info {
 	bool dynamic;   /* found in .dynsym rather than .symtab */
 };
 
+/* Every header is checked against the file at open (section and program
+ * header tables in the file, each section's bytes in the file, the caps of
+ * caps.h); anything malformed is refused as not an ELF file (ENOEXEC). */
+
 /* Opens `path` read-only (O_NONBLOCK, O_NOCTTY: opening a FIFO or a
  * terminal must neither block nor adopt it). Returns NULL and sets *err to a
  * positive errno on failure: the open's own, or ENOEXEC for anything that is
@@ -52,8 +56,22 @@ int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off
  * -ENOENT when the range is not file-backed (e.g. .bss), or -EIO. */
 int elf_file__read_vaddr(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);
 
-/* Section by name: its sh_addr and sh_size. Returns 0, or -ENOENT. */
+/* Section by name: its sh_addr and sh_size. Returns 0, or -ENOENT. The size
+ * is the header's claim: read the contents with elf_file__load_section. */
 int elf_file__find_section(struct elf_file *ef, const char *name, uint64_t *addr, uint64_t *size);
+
+/* Reads section `name` whole, through the segment that loads it (the bytes
+ * the process maps), into a new buffer with one NUL byte after its *size
+ * bytes; free() it. A section over `max` bytes (a cap from caps.h) is refused
+ * with -EFBIG before any allocation. Returns 0, -ENOENT (no such section, or
+ * not file-backed), -EFBIG, -ENOMEM or -EIO (e.g. truncated since the open);
+ * elf_file__error() then says why. */
+int elf_file__load_section(struct elf_file *ef, const char *name, uint64_t max, uint8_t **buf,
+			   uint64_t *addr, uint64_t *size);
+
+/* Why the last refused lookup was refused ("" if none was): a cap from
+ * caps.h, a malformed table, an unreadable section. For messages. */
+const char *elf_file__error(const struct elf_file *ef);
 
 /* True when the file carries a SystemTap SDT note (.note.stapsdt) for provider:name. */
 bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name);
