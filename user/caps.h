@@ -59,11 +59,17 @@
  * .text full of the guards' immediate could make every byte a candidate,
  * each costing up to ~30 decodes: the cap keeps attach within about a
  * second (~1 us a decode). */
-#define GUARD_MAX_DECODES 1000000
+#define GUARD_MAX_DECODES 1000000u
+/* Guards kept: python3.11 has GUARD_SITES_MEASURED. */
+#define GUARD_MAX_SITES 16384u
 
 /* The live search for usedpools[] in the main PyInterpreterState (3.12+),
  * whose size comes from the table (3.12: 383552 bytes) or the target's own
  * debug offsets (3.13: 194968). Only this much of it is searched. */
 #define USEDPOOLS_SEARCH_MAX (1u << 20)
+/* Candidates in that search checked against the pools they point to, each
+ * costing up to 64 reads of the target's memory (~1 us each): 4096 keeps
+ * the search under half a second. Real interpreters check a handful. */
+#define USEDPOOLS_MAX_CHECKS 4096
 
 #endif

@@ -521,3 +521,44 @@ int elf_file__build_id(struct elf_file *ef, char *buf, size_t buflen)
 		return -ENOENT;
 	return any_note(ef, ".note.gnu.build-id", "GNU", NT_GNU_BUILD_ID, copy_build_id, &out) ? 0 : -ENOENT;
 }
+
+/* One version component: 1 to 3 digits at buf[*j], no sign, no blanks. At
+ * most 4 bytes are looked at, which keeps the scan below linear. */
+static bool version_component(const char *buf, size_t len, size_t *j, unsigned int *v)
+{
+	size_t n = 0;
+
+	*v = 0;
+	while (*j < len && n < 4 && buf[*j] >= '0' && buf[*j] <= '9') {
+		*v = *v * 10 + (unsigned int)(buf[*j] - '0');
+		(*j)++;
+		n++;
+	}
+	return n >= 1 && n <= 3;
+}
+
+int elf_scan_py_version(const char *buf, size_t len, int want_minor, unsigned int *maj, unsigned int *min,
+			unsigned int *mic)
+{
+	for (size_t i = 1; i + 6 < len; i++) {
+		char before = buf[i - 1];
+		unsigned int b, c;
+		size_t j = i + 2;
+
+		if (buf[i] != '3' || buf[i + 1] != '.' || before == '.' || (before >= '0' && before <= '9'))
+			continue;
+		if (want_minor < 0 && before != '\0')
+			continue;
+		if (!version_component(buf, len, &j, &b) || j >= len || buf[j] != '.')
+			continue;
+		j++;
+		/* The end of the buffer counts as the string's NUL. */
+		if (!version_component(buf, len, &j, &c) || (j < len && buf[j] != '\0'))
+			continue;
+		if (want_minor < 0 ? b >= 5 && b < 40 : b == (unsigned int)want_minor) {
+			*maj = 3, *min = b, *mic = c;
+			return 0;
+		}
+	}
+	return -ENOENT;
+}

@@ -86,4 +86,11 @@ uint64_t elf_file__first_load_vaddr(const struct elf_file *ef);
 /* Hex build-id from .note.gnu.build-id into buf (NUL-terminated); -ENOENT if absent. */
 int elf_file__build_id(struct elf_file *ef, char *buf, size_t buflen);
 
+/* PY_VERSION ("3.9.18") in a buffer of read-only data: see
+ * version_from_rodata() in pytarget.c for the rules. Linear in len: each
+ * position looks at no more than a dozen bytes (1-3 digits a component).
+ * Returns 0 with the version, or -ENOENT. */
+int elf_scan_py_version(const char *buf, size_t len, int want_minor, unsigned int *maj, unsigned int *min,
+			unsigned int *mic);
+
 #endif
