@@ -55,12 +55,13 @@
 #define ELF_MAX_NOTES (1u << 20)
 
 /* Capstone decoding in the guard scan, as a count of decoded instructions:
- * Debian's python3.11 (2.8 MiB .text, ~190 guards) decodes ~2000. A crafted
- * .text full of the guards' immediate could make every byte a candidate,
- * each costing up to ~30 decodes: the cap keeps attach within about a
- * second (~1 us a decode). */
+ * Debian's python3.11 (2.8 MiB .text, 241 guards) takes 1121 decodes in
+ * 6 ms, trixie's python3.13 1774. A crafted .text full of the guards'
+ * immediate makes every 6 bytes a candidate costing up to ~20 decodes
+ * (~14 s at ELF_MAX_TEXT); at ~0.25 us a decode the cap stops it within
+ * a quarter of a second (tests/unit/test_guards.c, test_decoys). */
 #define GUARD_MAX_DECODES 1000000u
-/* Guards kept: python3.11 has GUARD_SITES_MEASURED. */
+/* Guards kept: python3.11 has 241, trixie's python3.13 295. */
 #define GUARD_MAX_SITES 16384u
 
 /* The live search for usedpools[] in the main PyInterpreterState (3.12+),

@@ -282,8 +282,8 @@ int elf_file__find_static(struct elf_file *ef, const char *name, struct elf_sym_
 	return find_in_table(ef, SHT_SYMTAB, name, true, out);
 }
 
-/* The PT_LOAD segment holding vaddr. Written as vaddr - p_vaddr < p_memsz
- * so that a segment claiming to reach past 2^64 cannot wrap around. */
+/* The PT_LOAD segment holding vaddr. A segment claiming to reach past 2^64
+ * holds nothing. */
 static int load_segment(struct elf_file *ef, uint64_t vaddr, GElf_Phdr *out)
 {
 	size_t n;
@@ -291,7 +291,8 @@ static int load_segment(struct elf_file *ef, uint64_t vaddr, GElf_Phdr *out)
 	if (elf_getphdrnum(ef->elf, &n))
 		return -ENOENT;
 	for (size_t i = 0; i < n; i++) {
-		if (!gelf_getphdr(ef->elf, (int)i, out) || out->p_type != PT_LOAD)
+		if (!gelf_getphdr(ef->elf, (int)i, out) || out->p_type != PT_LOAD ||
+		    out->p_memsz > UINT64_MAX - out->p_vaddr)
 			continue;
 		if (vaddr >= out->p_vaddr && vaddr - out->p_vaddr < out->p_memsz)
 			return 0;
