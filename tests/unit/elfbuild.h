@@ -42,7 +42,7 @@ struct elfb {
 	size_t shstr_len;
 };
 
-static int elfb_put(struct elfb *b, const void *p, size_t n, size_t align)
+static inline int elfb_put(struct elfb *b, const void *p, size_t n, size_t align)
 {
 	size_t at = (b->len + align - 1) & ~(align - 1);
 
@@ -62,7 +62,7 @@ static int elfb_put(struct elfb *b, const void *p, size_t n, size_t align)
 	return (int)at;
 }
 
-static uint32_t elfb_shname(struct elfb *b, const char *name)
+static inline uint32_t elfb_shname(struct elfb *b, const char *name)
 {
 	uint32_t at = (uint32_t)b->shstr_len;
 
@@ -71,7 +71,7 @@ static uint32_t elfb_shname(struct elfb *b, const char *name)
 	return at;
 }
 
-static void elfb_add(struct elfb *b, const char *name, uint32_t type, uint64_t flags, const void *p, size_t n,
+static inline void elfb_add(struct elfb *b, const char *name, uint32_t type, uint64_t flags, const void *p, size_t n,
 		     uint64_t entsize, uint32_t link, size_t align)
 {
 	Elf64_Shdr *sh = &b->sh[b->nsh++];
@@ -90,7 +90,7 @@ static void elfb_add(struct elfb *b, const char *name, uint32_t type, uint64_t f
 }
 
 /* The file's bytes (free() them) and their length, or NULL. */
-static uint8_t *elfb_build(const struct elfb_spec *s, size_t *len)
+static inline uint8_t *elfb_build(const struct elfb_spec *s, size_t *len)
 {
 	struct elfb b = { .nsh = 1 };
 	Elf64_Ehdr eh = {};
@@ -169,7 +169,7 @@ fail:
 }
 
 /* The section header of `name` inside a built file, to break it. */
-static Elf64_Shdr *elfb_section(uint8_t *file, const char *name)
+static inline Elf64_Shdr *elfb_section(uint8_t *file, const char *name)
 {
 	Elf64_Ehdr *eh = (Elf64_Ehdr *)file;
 	Elf64_Shdr *sh = (Elf64_Shdr *)(file + eh->e_shoff);
@@ -182,7 +182,7 @@ static Elf64_Shdr *elfb_section(uint8_t *file, const char *name)
 }
 
 /* An anonymous file holding buf, positioned at 0; -1 on failure. */
-static int elfb_memfd(const void *buf, size_t len)
+static inline int elfb_memfd(const void *buf, size_t len)
 {
 	int fd = memfd_create("elfb", MFD_CLOEXEC);
 	size_t off = 0;
