@@ -70,7 +70,7 @@
 #define USEDPOOLS_SEARCH_MAX (1u << 20)
 /* Candidates in that search checked against the pools they point to, each
  * costing up to 64 reads of the target's memory (~1 us each): 4096 keeps
- * the search under half a second. Real interpreters check a handful. */
+ * the search under half a second. trixie's python3.13 finds it at the 9th. */
 #define USEDPOOLS_MAX_CHECKS 4096
 
 #endif

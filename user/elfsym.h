@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "caps.h" /* the caps its callers pass and meet */
 
 struct elf_file;
 

@@ -5,7 +5,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include "caps.h"
 #include "elfsym.h"
 #include "procfs.h"
 #include "pytarget.h"

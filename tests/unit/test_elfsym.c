@@ -470,7 +470,7 @@ out:
  * took 1.5 s on 1 MiB of "a3." and would take minutes at the cap. */
 static void test_version_scan_linear(void)
 {
-	const char *pats[] = { "3.", "a3.", "x3.9.1 ", "\0" "3.99999999" };
+	const char *pats[] = { "3.", "a3.", "x3.9.1 ", ("\0" "3.99999999") };
 	const size_t plen[] = { 2, 3, 7, 11 };
 	size_t n = 1 << 20;
 	char *buf = malloc(n);
