@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include "caps.h" /* the caps its callers pass and meet */
 
 struct elf_file;
 
@@ -17,6 +18,10 @@ struct elf_sym_info {
 	int bind;       /* STB_* */
 	bool dynamic;   /* found in .dynsym rather than .symtab */
 };
+
+/* Every header is checked against the file at open (section and program
+ * header tables in the file, each section's bytes in the file, the caps of
+ * caps.h); anything malformed is refused as not an ELF file (ENOEXEC). */
 
 /* Opens `path` read-only (O_NONBLOCK, O_NOCTTY: opening a FIFO or a
  * terminal must neither block nor adopt it). Returns NULL and sets *err to a
@@ -52,8 +57,22 @@ int elf_file__vaddr_to_offset(struct elf_file *ef, uint64_t vaddr, uint64_t *off
  * -ENOENT when the range is not file-backed (e.g. .bss), or -EIO. */
 int elf_file__read_vaddr(struct elf_file *ef, uint64_t vaddr, void *buf, size_t len);
 
-/* Section by name: its sh_addr and sh_size. Returns 0, or -ENOENT. */
+/* Section by name: its sh_addr and sh_size. Returns 0, or -ENOENT. The size
+ * is the header's claim: read the contents with elf_file__load_section. */
 int elf_file__find_section(struct elf_file *ef, const char *name, uint64_t *addr, uint64_t *size);
+
+/* Reads section `name` whole, through the segment that loads it (the bytes
+ * the process maps), into a new buffer with one NUL byte after its *size
+ * bytes; free() it. A section over `max` bytes (a cap from caps.h) is refused
+ * with -EFBIG before any allocation. Returns 0, -ENOENT (no such section, or
+ * not file-backed), -EFBIG, -ENOMEM or -EIO (e.g. truncated since the open);
+ * elf_file__error() then says why. */
+int elf_file__load_section(struct elf_file *ef, const char *name, uint64_t max, uint8_t **buf,
+			   uint64_t *addr, uint64_t *size);
+
+/* Why the last refused lookup was refused ("" if none was): a cap from
+ * caps.h, a malformed table, an unreadable section. For messages. */
+const char *elf_file__error(const struct elf_file *ef);
 
 /* True when the file carries a SystemTap SDT note (.note.stapsdt) for provider:name. */
 bool elf_file__has_usdt(struct elf_file *ef, const char *provider, const char *name);
@@ -67,5 +86,12 @@ uint64_t elf_file__first_load_vaddr(const struct elf_file *ef);
 
 /* Hex build-id from .note.gnu.build-id into buf (NUL-terminated); -ENOENT if absent. */
 int elf_file__build_id(struct elf_file *ef, char *buf, size_t buflen);
+
+/* PY_VERSION ("3.9.18") in a buffer of read-only data: see
+ * version_from_rodata() in pytarget.c for the rules. Linear in len: each
+ * position looks at no more than a dozen bytes (1-3 digits a component).
+ * Returns 0 with the version, or -ENOENT. */
+int elf_scan_py_version(const char *buf, size_t len, int want_minor, unsigned int *maj, unsigned int *min,
+			unsigned int *mic);
 
 #endif

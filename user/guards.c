@@ -5,6 +5,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <capstone/capstone.h>
+#include "caps.h"
 #include "guards.h"
 
 /* How far the guard of an exported allocator can be from its entry, and how
@@ -15,11 +16,20 @@
 /* usedpools[] has 2 * 32 slots (32 size classes, padded to a multiple of 8). */
 #define USEDPOOLS_SLOTS 64
 
+/* .text as read from the file, with what is left of the decode budget
+ * (GUARD_MAX_DECODES): the scan's cost is driven by the target's bytes. */
 struct text {
 	const uint8_t *bytes;
 	uint64_t vaddr;
 	uint64_t size;
+	size_t decodes_left;
 };
+
+/* vaddr inside .text, written so that vaddr + size cannot wrap. */
+static bool in_text(const struct text *t, uint64_t vaddr)
+{
+	return vaddr >= t->vaddr && vaddr - t->vaddr < t->size;
+}
 
 static int reg_slot(x86_reg r, bool *is32)
 {
@@ -48,15 +58,19 @@ static int reg_slot(x86_reg r, bool *is32)
 }
 
 /* Decodes one instruction at vaddr into insn (allocated by the caller with
- * cs_malloc). Returns false outside .text or on an undecodable byte. */
-static bool decode(csh cs, const struct text *t, uint64_t vaddr, cs_insn *insn)
+ * cs_malloc). Returns false outside .text, on an undecodable byte, or once
+ * the decode budget is spent (the scan then fails as a whole). Every
+ * address decoded comes from the target's bytes (symbols, branch targets):
+ * this is the one place that bounds them. */
+static bool decode(csh cs, struct text *t, uint64_t vaddr, cs_insn *insn)
 {
 	const uint8_t *code;
 	size_t left;
 	uint64_t addr = vaddr;
 
-	if (vaddr < t->vaddr || vaddr >= t->vaddr + t->size)
+	if (!in_text(t, vaddr) || !t->decodes_left)
 		return false;
+	t->decodes_left--;
 	code = t->bytes + (vaddr - t->vaddr);
 	left = t->size - (vaddr - t->vaddr);
 	return cs_disasm_iter(cs, &code, &left, &addr, insn);
@@ -71,12 +85,12 @@ static bool guard_imm(const cs_insn *insn, const struct text *t, uint64_t *imm)
 	    x->operands[1].type != X86_OP_IMM || x->operands[0].size != 8)
 		return false;
 	*imm = (uint64_t)x->operands[1].imm;
-	return *imm >= t->vaddr && *imm < t->vaddr + t->size;
+	return in_text(t, *imm);
 }
 
 /* The static allocator an exported one dispatches to: the target of the
  * first guard in its body. */
-static uint64_t static_target(csh cs, const struct text *t, struct elf_file *ef, const char *exported)
+static uint64_t static_target(csh cs, struct text *t, struct elf_file *ef, const char *exported)
 {
 	struct elf_sym_info sym;
 	cs_insn *insn = cs_malloc(cs);
@@ -210,7 +224,7 @@ static void track_write(csh cs, const cs_insn *insn, struct path_regs *pr)
 	pr->value[slot] = is32 ? (int64_t)(uint32_t)x->operands[1].imm : x->operands[1].imm;
 }
 
-static int slow_path_arg(csh cs, const struct text *t, uint64_t pc, cs_insn *insn, struct py_operand *op)
+static int slow_path_arg(csh cs, struct text *t, uint64_t pc, cs_insn *insn, struct py_operand *op)
 {
 	struct path_regs pr = {};
 	bool found = true;
@@ -246,7 +260,7 @@ static int slow_path_arg(csh cs, const struct text *t, uint64_t pc, cs_insn *ins
 
 /* After `cmp`: `jne slow` (inline body falls through), or `je inline;
  * jmp slow` (PGO moved the body away). Returns the slow path's start. */
-static bool slow_path_start(csh cs, const struct text *t, const cs_insn *cmp, cs_insn *insn, uint64_t *slow)
+static bool slow_path_start(csh cs, struct text *t, const cs_insn *cmp, cs_insn *insn, uint64_t *slow)
 {
 	uint64_t next = cmp->address + cmp->size, target;
 
@@ -271,6 +285,8 @@ static int add_site(struct guard_scan *g, size_t *cap, struct elf_file *ef, uint
 
 	if (elf_file__vaddr_to_offset(ef, vaddr, &off))
 		return 0;
+	if (g->nsites == GUARD_MAX_SITES)
+		return -E2BIG;
 	if (g->nsites == *cap) {
 		size_t ncap = *cap ? *cap * 2 : 256;
 
@@ -291,7 +307,7 @@ static int add_site(struct guard_scan *g, size_t *cap, struct elf_file *ef, uint
 /* Candidate guards are found by their 4-byte immediate, then confirmed by
  * decoding: far cheaper than disassembling all of .text. REX.W cmp with an
  * imm32 is 6 bytes (48 3d) for %rax, 7 (4x 81 /7) for the others. */
-static int scan_guards(csh cs, const struct text *t, struct elf_file *ef, uint64_t target, enum guard_kind kind,
+static int scan_guards(csh cs, struct text *t, struct elf_file *ef, uint64_t target, enum guard_kind kind,
 		       struct guard_scan *g, size_t *cap)
 {
 	uint32_t imm32 = (uint32_t)target;
@@ -369,6 +385,7 @@ static uint64_t named(struct elf_file *ef, struct elf_file *dbg, const char *nam
 	return 0;
 }
 
+/* Optional: 0 when not found, including a .data over ELF_MAX_DATA. */
 static uint64_t find_usedpools(struct elf_file *ef, struct elf_file *dbg)
 {
 	uint64_t addr, size, found;
@@ -379,11 +396,9 @@ static uint64_t find_usedpools(struct elf_file *ef, struct elf_file *dbg)
 		return found;
 	/* Stripped: the initial values are in .data unless the file is a PIE,
 	 * whose pointers are relocations (left for later; see guards.h). */
-	if (elf_file__find_section(ef, ".data", &addr, &size) || !size)
+	if (elf_file__load_section(ef, ".data", ELF_MAX_DATA, &data, &addr, &size))
 		return 0;
-	data = malloc(size);
-	if (data && !elf_file__read_vaddr(ef, addr, data, size))
-		found = guards__find_usedpools(data, size, addr);
+	found = guards__find_usedpools(data, size, addr);
 	free(data);
 	return found;
 }
@@ -400,25 +415,22 @@ static int add_entry(struct guard_scan *g, size_t *cap, struct elf_file *ef, uin
 int guards__scan(struct elf_file *ef, struct elf_file *dbg, struct guard_scan *out)
 {
 	uint64_t sym_malloc, sym_free;
-	struct text t = {};
+	struct text t = { .decodes_left = GUARD_MAX_DECODES };
 	uint8_t *bytes = NULL;
 	size_t cap = 0;
 	csh cs;
 	int err;
 
 	memset(out, 0, sizeof(*out));
-	if (elf_file__find_section(ef, ".text", &t.vaddr, &t.size))
-		return -ENOENT;
-	bytes = malloc(t.size);
-	if (!bytes)
-		return -ENOMEM;
-	err = elf_file__read_vaddr(ef, t.vaddr, bytes, t.size);
-	if (err)
-		goto out_free;
+	err = elf_file__load_section(ef, ".text", ELF_MAX_TEXT, &bytes, &t.vaddr, &t.size);
+	if (err) {
+		snprintf(out->why, sizeof(out->why), "%s", elf_file__error(ef));
+		return err;
+	}
 	t.bytes = bytes;
 	if (cs_open(CS_ARCH_X86, CS_MODE_64, &cs) != CS_ERR_OK) {
-		err = -ENOMEM;
-		goto out_free;
+		free(bytes);
+		return -ENOMEM;
 	}
 	cs_option(cs, CS_OPT_DETAIL, CS_OPT_ON);
 	out->malloc_vaddr = static_target(cs, &t, ef, "PyObject_Malloc");
@@ -446,8 +458,18 @@ int guards__scan(struct elf_file *ef, struct elf_file *dbg, struct guard_scan *o
 		err = add_entry(out, &cap, ef, out->free_vaddr, GUARD_FREE);
 out_close:
 	cs_close(&cs);
-out_free:
 	free(bytes);
+	out->decodes = GUARD_MAX_DECODES - t.decodes_left;
+	/* Out of budget, a result is partial: the whole scan fails. */
+	if (!err && !t.decodes_left)
+		err = -ETIMEDOUT;
+	if (err == -ETIMEDOUT)
+		snprintf(out->why, sizeof(out->why), ".text needs over %u decodes (GUARD_MAX_DECODES)",
+			 GUARD_MAX_DECODES);
+	else if (err == -E2BIG)
+		snprintf(out->why, sizeof(out->why), "over %u guards (GUARD_MAX_SITES)", GUARD_MAX_SITES);
+	else if (err == -EPROTO)
+		snprintf(out->why, sizeof(out->why), "the guards disagree with the debug symbols");
 	if (err)
 		guards__free(out);
 	return err;

@@ -38,6 +38,8 @@ struct guard_scan {
 	size_t nsites;
 	size_t unresolved;        /* guards whose argument could not be located */
 	size_t not_alloc;         /* guard-shaped tests that call no allocator */
+	size_t decodes;           /* Capstone decodes spent (GUARD_MAX_DECODES) */
+	char why[160];            /* on failure, the reason; kept by guards__free */
 };
 
 /* Scans ef. `dbg`, when not NULL, is its detached debug file (Debian's
@@ -45,8 +47,11 @@ struct guard_scan {
  * and usedpools are then used, and the guards must agree with them.
  * Returns 0 with out->nsites == 0 when the build has no inlined copies (a
  * non-LTO build: the exported functions see everything), -ENOMEM, -EIO or
- * -ENOENT when the file cannot be read, or -EPROTO when the guards disagree
- * with the debug symbols. Free with guards__free(). */
+ * -ENOENT when the file cannot be read, -EFBIG when .text is over
+ * ELF_MAX_TEXT, -ETIMEDOUT when the scan needs more than GUARD_MAX_DECODES
+ * decodes, -E2BIG over GUARD_MAX_SITES guards (caps.h), or -EPROTO when the
+ * guards disagree with the debug symbols; out->why then says which. Free
+ * with guards__free(). */
 int guards__scan(struct elf_file *ef, struct elf_file *dbg, struct guard_scan *out);
 void guards__free(struct guard_scan *g);
 

@@ -27,14 +27,20 @@ static uint64_t u64_at(const uint8_t *p, size_t off)
 	return v;
 }
 
+/* Every address below comes from the target's memory. Offsets are taken
+ * by subtraction from pool_addr and compared with the buffer's size, so
+ * that no sum can wrap past 2^64 and pass a bound it should fail. */
 bool pool_block_free(const uint8_t *pool, size_t pool_size, uint64_t pool_addr, uint64_t block, uint64_t size)
 {
 	uint64_t off = block - pool_addr, bsize, fb;
-	uint32_t szidx = u32_at(pool, PY_POOL_SZIDX);
+	uint32_t szidx;
 	size_t steps;
 
+	if (pool_size < PY_POOL_HEADER_SIZE)
+		return true;
 	if (block < pool_addr || off >= pool_size || !size || size > PY_PYMALLOC_MAX)
 		return true;
+	szidx = u32_at(pool, PY_POOL_SZIDX);
 	bsize = ((uint64_t)szidx + 1) << PY_PYMALLOC_ALIGN_SHIFT;
 	/* An empty pool, or one re-carved for another size class. */
 	if (!u32_at(pool, PY_POOL_REF_COUNT) || ((size - 1) >> PY_PYMALLOC_ALIGN_SHIFT) != szidx)
@@ -42,14 +48,22 @@ bool pool_block_free(const uint8_t *pool, size_t pool_size, uint64_t pool_addr, 
 	if (off < PY_POOL_HEADER_SIZE || (off - PY_POOL_HEADER_SIZE) % bsize || off >= u32_at(pool, PY_POOL_NEXTOFFSET))
 		return true;
 	/* The free list threads through the free blocks of this pool; bounded
-	 * by the block count so a torn read cannot loop. */
+	 * by the block count so a torn read cannot loop. A next pointer that
+	 * is not a block of this pool (outside it, in its header, between two
+	 * blocks) ends the walk. */
 	fb = u64_at(pool, PY_POOL_FREEBLOCK);
 	for (steps = pool_size / bsize + 1; fb && steps; steps--) {
+		uint64_t fb_off;
+
 		if (fb == block)
 			return true;
-		if (fb < pool_addr + PY_POOL_HEADER_SIZE || fb + sizeof(uint64_t) > pool_addr + pool_size)
+		if (fb < pool_addr)
 			break;
-		fb = u64_at(pool, fb - pool_addr);
+		fb_off = fb - pool_addr;
+		if (fb_off < PY_POOL_HEADER_SIZE || fb_off > pool_size - sizeof(uint64_t) ||
+		    (fb_off - PY_POOL_HEADER_SIZE) % bsize)
+			break;
+		fb = u64_at(pool, fb_off);
 	}
 	return false;
 }
@@ -80,16 +94,30 @@ static int by_addr(const void *a, const void *b)
 
 static void check_chunk(pid_t pid, struct tracked_alloc *t)
 {
-	uint64_t hdr, next_hdr = CHUNK_PREV_INUSE;
+	uint64_t hdr, next_hdr = CHUNK_PREV_INUSE, chunk, csize;
 
-	/* An unmapped chunk (a large block given back with munmap) is free. */
-	if (proc_read(pid, t->addr - sizeof(uint64_t), &hdr, sizeof(hdr))) {
+	/* No chunk header can sit below address 8. */
+	if (t->addr < sizeof(uint64_t)) {
 		t->dead = true;
 		return;
 	}
-	if (!(hdr & CHUNK_IS_MMAPPED) &&
-	    proc_read(pid, t->addr - sizeof(uint64_t) + (hdr & ~(uint64_t)CHUNK_FLAGS), &next_hdr, sizeof(next_hdr)))
-		return; /* cannot tell: keep */
+	chunk = t->addr - sizeof(uint64_t);
+	/* An unmapped chunk (a large block given back with munmap) is free. */
+	if (proc_read(pid, chunk, &hdr, sizeof(hdr))) {
+		t->dead = true;
+		return;
+	}
+	csize = hdr & ~(uint64_t)CHUNK_FLAGS;
+	/* A size no chunk has is judged by chunk_free alone; one that would
+	 * run past 2^64 is no chunk either. */
+	if (!(hdr & CHUNK_IS_MMAPPED) && csize <= CHUNK_MAX) {
+		if (chunk > UINT64_MAX - csize) {
+			t->dead = true;
+			return;
+		}
+		if (proc_read(pid, chunk + csize, &next_hdr, sizeof(next_hdr)))
+			return; /* cannot tell: keep */
+	}
 	t->dead = chunk_free(hdr, next_hdr, t->info.size);
 }
 

@@ -109,39 +109,20 @@ static int minor_from_path(const char *path)
 /* PY_VERSION ("3.9.18") in read-only data: the only version record before
  * Py_Version (3.11). The linker may merge it into the tail of a longer
  * string ("python-3.9.18"), so it need not start after a NUL; when the file
- * name gives the minor version, only that minor is accepted. */
+ * name gives the minor version, only that minor is accepted. The scan
+ * (elf_scan_py_version) is linear: a crafted .rodata cannot stall attach,
+ * and one over ELF_MAX_RODATA is not read at all. */
 static int version_from_rodata(struct elf_file *ef, int want_minor, unsigned int *maj,
 			       unsigned int *min, unsigned int *mic)
 {
 	uint64_t addr, size;
-	char *buf;
-	int ret = -ENOENT;
+	uint8_t *buf;
+	int ret;
 
-	if (elf_file__find_section(ef, ".rodata", &addr, &size) || size > (256u << 20))
-		return -ENOENT;
-	buf = malloc(size + 1);
-	if (!buf)
-		return -ENOMEM;
-	if (elf_file__read_vaddr(ef, addr, buf, size))
-		goto out;
-	buf[size] = '\0';
-	for (uint64_t i = 1; i + 6 < size; i++) {
-		unsigned int a, b, c;
-		char before = buf[i - 1];
-		int n = 0;
-
-		if (buf[i] != '3' || buf[i + 1] != '.' || before == '.' || (before >= '0' && before <= '9'))
-			continue;
-		if (want_minor < 0 && before != '\0')
-			continue;
-		if (sscanf(buf + i, "%u.%u.%u%n", &a, &b, &c, &n) == 3 && buf[i + n] == '\0' &&
-		    (want_minor < 0 ? b >= 5 && b < 40 : b == (unsigned int)want_minor)) {
-			*maj = a, *min = b, *mic = c;
-			ret = 0;
-			break;
-		}
-	}
-out:
+	ret = elf_file__load_section(ef, ".rodata", ELF_MAX_RODATA, &buf, &addr, &size);
+	if (ret)
+		return ret == -ENOMEM ? -ENOMEM : -ENOENT;
+	ret = elf_scan_py_version((const char *)buf, size, want_minor, maj, min, mic);
 	free(buf);
 	return ret;
 }
@@ -418,8 +399,8 @@ static bool is_usedpools(pid_t pid, uint64_t addr, const uint64_t *slots)
 static void locate_usedpools(struct py_interp *py, uint64_t interp)
 {
 	uint32_t size = py->layout.runtime.interp_size;
-	uint64_t slots[2 * USEDPOOLS_CLASSES], *words;
-	size_t n;
+	uint64_t slots[2 * USEDPOOLS_CLASSES], *words, pool_mask = py->layout.pool_size - 1;
+	size_t n, checks = 0;
 
 	if (py->guards.usedpools_vaddr) {
 		py->usedpools_addr = py->guards.usedpools_vaddr + py->load_bias;
@@ -427,25 +408,44 @@ static void locate_usedpools(struct py_interp *py, uint64_t interp)
 	}
 	if (!size || !py->guards.nsites)
 		return;
-	words = malloc(size);
+	/* interp_size is the target's claim (3.13+): search a bounded prefix. */
+	if (size > USEDPOOLS_SEARCH_MAX)
+		size = USEDPOOLS_SEARCH_MAX;
+	/* The struct must not wrap the address space. */
+	if (interp > UINT64_MAX - size)
+		return;
+	n = size / sizeof(*words);
+	words = malloc(n * sizeof(*words));
 	if (!words)
 		return;
-	if (proc_read(py->pid, interp, words, size))
+	if (proc_read(py->pid, interp, words, n * sizeof(*words)))
 		goto out;
-	n = size / 8;
-	for (size_t i = 0; i + 2 * USEDPOOLS_CLASSES <= n && !py->usedpools_addr; i++) {
+	/* i + 2 * USEDPOOLS_CLASSES <= n: is_usedpools reads that many words.
+	 * Each full check costs up to 64 reads of the target: their number is
+	 * capped too, so that a struct full of decoys cannot stall attach. */
+	for (size_t i = 0; n >= 2 * USEDPOOLS_CLASSES && i <= n - 2 * USEDPOOLS_CLASSES && !py->usedpools_addr &&
+			   checks < USEDPOOLS_MAX_CHECKS;
+	     i++) {
 		uint64_t at = interp + 8 * i, v = words[i];
 
 		/* Embedded: class 0 empty or pointing at a pool. */
-		if ((v == at - 16 || (v && !(v & (py->layout.pool_size - 1)))) &&
-		    is_usedpools(py->pid, at, &words[i]))
-			py->usedpools_addr = at;
-		/* Behind a pointer: anything 8-aligned outside the struct. */
-		else if (v && !(v & 7) && (v < interp || v >= interp + size) &&
-			 !proc_read(py->pid, v, slots, sizeof(slots)) &&
-			 (slots[0] == v - 16 || (slots[0] && !(slots[0] & (py->layout.pool_size - 1)))) &&
-			 is_usedpools(py->pid, v, slots))
-			py->usedpools_addr = v;
+		if (v == at - 16 || (v && !(v & pool_mask))) {
+			checks++;
+			if (is_usedpools(py->pid, at, &words[i])) {
+				py->usedpools_addr = at;
+				break;
+			}
+		}
+		/* Behind a pointer: anything 8-aligned outside the struct, with
+		 * room for the whole array below 2^64. */
+		if (!v || (v & 7) || (v >= interp && v - interp < size) || v > UINT64_MAX - sizeof(slots) ||
+		    proc_read(py->pid, v, slots, sizeof(slots)))
+			continue;
+		if (slots[0] == v - 16 || (slots[0] && !(slots[0] & pool_mask))) {
+			checks++;
+			if (is_usedpools(py->pid, v, slots))
+				py->usedpools_addr = v;
+		}
 	}
 out:
 	free(words);

@@ -7,7 +7,11 @@
 #include <stdlib.h>
 #include <string.h>
 #include <capstone/capstone.h>
+#include <errno.h>
+#include <time.h>
+#include "caps.h"
 #include "check.h"
+#include "elfbuild.h"
 #include "guards.h"
 
 #define DEBIAN_PY "/usr/bin/python3.11"
@@ -156,11 +160,93 @@ static void test_usedpools_pattern(void)
 	CHECK_EQ_INT(guards__find_usedpools((uint8_t *)data, sizeof(data), base), 0, "one wrong slot: no match");
 }
 
+/* .text as elfbuild lays it out: right after the ELF and program headers. */
+#define CRAFT_TEXT (ELFB_BASE + 0x80)
+#define CRAFT_MALLOC (CRAFT_TEXT + 0x40)
+#define CRAFT_FREE (CRAFT_TEXT + 0x50)
+
+/* A file whose exported allocators guard like Debian's (cmp $static, %rax)
+ * followed by `ndecoys` copies of `cmp $static_malloc, %rax; jne +0`: each
+ * a guard candidate costing 4 decodes. */
+static struct elf_file *decoy_file(size_t ndecoys)
+{
+	static const struct elfb_sym syms[] = {
+		{ "PyObject_Malloc", CRAFT_TEXT, STT_FUNC },
+		{ "PyObject_Free", CRAFT_TEXT + 0x10, STT_FUNC },
+	};
+	size_t len = 0x100 + 8 * ndecoys, flen;
+	uint8_t *text = calloc(1, len), *file = NULL;
+	uint32_t m = (uint32_t)CRAFT_MALLOC, f = (uint32_t)CRAFT_FREE;
+	struct elf_file *ef = NULL;
+	int err, fd;
+
+	if (!text)
+		return NULL;
+	memset(text, 0xc3, 0x100);
+	memcpy(text, "\x48\x3d", 2);
+	memcpy(text + 2, &m, 4);
+	memcpy(text + 0x10, "\x48\x3d", 2);
+	memcpy(text + 0x12, &f, 4);
+	for (size_t i = 0; i < ndecoys; i++) {
+		uint8_t *d = text + 0x100 + 8 * i;
+
+		memcpy(d, "\x48\x3d", 2);
+		memcpy(d + 2, &m, 4);
+		memcpy(d + 6, "\x75\x00", 2);
+	}
+	{
+		struct elfb_spec spec = { .text = text, .text_len = len, .syms = syms, .nsyms = 2 };
+
+		file = elfb_build(&spec, &flen);
+	}
+	if (file && elfb_section(file, ".text")->sh_addr == CRAFT_TEXT && (fd = elfb_memfd(file, flen)) >= 0)
+		ef = elf_file__open_fd(fd, &err);
+	free(file);
+	free(text);
+	return ef;
+}
+
+static void test_decoys(void)
+{
+	struct timespec t0, t1;
+	struct guard_scan g;
+	struct elf_file *ef;
+	double s;
+
+	ef = decoy_file(1000);
+	if (CHECK(ef, "crafted file with 1000 decoys")) {
+		if (CHECK(guards__scan(ef, NULL, &g) == 0, "scan within budget")) {
+			CHECK(g.malloc_vaddr == CRAFT_MALLOC && g.free_vaddr == CRAFT_FREE, "static allocators from the guards");
+			/* ... and the exported PyObject_Malloc's own guard, whose
+			 * next instruction is no branch. */
+			CHECK_EQ_INT(g.unresolved, 1001, "every decoy seen, none taken for a guard");
+			CHECK_EQ_INT(g.nsites, 2, "only the two entries");
+			guards__free(&g);
+		}
+		elf_file__free(ef);
+	}
+	/* 4 decodes a decoy: 2^19 decoys need twice GUARD_MAX_DECODES. */
+	ef = decoy_file(1u << 19);
+	if (CHECK(ef, "crafted file with 2^19 decoys")) {
+		clock_gettime(CLOCK_MONOTONIC, &t0);
+		CHECK(guards__scan(ef, NULL, &g) == -ETIMEDOUT, "over the decode budget: the scan fails");
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		s = (double)(t1.tv_sec - t0.tv_sec) + (t1.tv_nsec - t0.tv_nsec) / 1e9;
+		printf("decoy scan: %zu decodes in %.2f s\n", g.decodes, s);
+		CHECK(g.decodes == GUARD_MAX_DECODES && !g.nsites && !g.sites, "budget spent, nothing kept");
+		CHECK(strstr(g.why, "GUARD_MAX_DECODES") != NULL, "and why says so");
+		CHECK(s < 5.0, "stopped within seconds");
+		guards__free(&g);
+		elf_file__free(ef);
+	}
+}
+
 int main(void)
 {
 	test_debian_lto();
 	test_debian_debug_symbols();
 	test_plain_build();
 	test_usedpools_pattern();
+	test_decoys();
 	return check_summary();
 }
