@@ -241,8 +241,14 @@ static void find_probe_points(struct elf_file *ef, struct py_interp *py)
 	dbg = open_debug_file(ef, py);
 	/* An unreadable .text only costs the inlined copies: the exported
 	 * functions are still probed, and coverage will say what is missed. */
-	if (guards__scan(ef, dbg, &py->guards))
+	if (guards__scan(ef, dbg, &py->guards)) {
+		char why[sizeof(py->guards.why)];
+
+		/* Nothing of a failed scan is used, but its reason is shown. */
+		memcpy(why, py->guards.why, sizeof(why));
 		memset(&py->guards, 0, sizeof(py->guards));
+		memcpy(py->guards.why, why, sizeof(why));
+	}
 	elf_file__free(dbg);
 }
 

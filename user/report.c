@@ -371,6 +371,11 @@ void report_attach(FILE *f, const struct session *s, const struct report_opts *o
 			e == EINVAL ? "not a regular file" : e == EBADMSG ? "its build-id does not match" :
 			e == ENOEXEC ? "not a 64-bit ELF file" : strerror(e));
 	}
+	if (s->py.guards.why[0]) {
+		fputs("pyleakbpf: warning: inlined allocator copies not probed: ", f);
+		put(f, s->py.guards.why);
+		fputc('\n', f);
+	}
 	if (s->sampled)
 		fprintf(f, "pyleakbpf: mode sampled: probes attached in windows costing at most %.1f%% of the target's time (%.1f us per trap, measured)\n",
 			o->budget * 100, s->trap_cost_s * 1e6);
