@@ -301,7 +301,10 @@ int py_interp_find(pid_t pid, struct py_interp *py, char *why, size_t whylen)
 	}
 	py->shared = strstr(py->path, "libpython") != NULL;
 	if (read_version(ctx.ef, py)) {
-		snprintf(why, whylen, "cannot tell the CPython version of %s", py->path);
+		const char *reason = elf_file__error(ctx.ef);
+
+		snprintf(why, whylen, "cannot tell the CPython version of %s%s%s", py->path, reason[0] ? ": " : "",
+			 reason);
 		ret = -ENOTSUP;
 		goto out;
 	}
