@@ -271,8 +271,10 @@ int proc_parse_maps_line(char *line, struct proc_map *m)
 }
 
 /* Longer maps are refused rather than read: the kernel caps a process at
- * vm.max_map_count mappings (65530 by default), about 10 MiB of text. */
-#define MAPS_MAX_BYTES (64u << 20)
+ * vm.max_map_count mappings (65530 by default), some 10 MiB of text with
+ * ordinary paths; only names near PATH_MAX on every mapping go past this,
+ * and the tool's 64 MiB must hold more than the maps. */
+#define MAPS_MAX_BYTES (16u << 20)
 
 /* All of /proc/PID/maps, NUL-terminated, read before any line is believed:
  * the pin is checked once the whole file is in. */
