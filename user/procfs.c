@@ -293,7 +293,7 @@ static char *read_maps(pid_t pid, int *err)
 	}
 	for (;;) {
 		if (len + 1 >= cap || !buf) {
-			char *nb = cap > MAPS_MAX_BYTES ? NULL : realloc(buf, cap *= 2);
+			char *nb = cap >= MAPS_MAX_BYTES ? NULL : realloc(buf, cap *= 2);
 
 			if (!nb) {
 				*err = -ENOMEM;
