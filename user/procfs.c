@@ -127,32 +127,45 @@ int proc_parse_nspid(const char *status, pid_t *ns_pid)
 	return 0;
 }
 
-int proc_ns_pid(pid_t pid, pid_t *ns_pid)
+/* Calls cb on each line of /proc/PID/status until it returns non-zero, which
+ * is returned; -errno if the file cannot be opened. Line by line, not into a
+ * fixed buffer: thousands of supplementary groups push the lines after
+ * Groups (NSpid, the Rss* counters) kilobytes down. */
+static int status_foreach(pid_t pid, int (*cb)(const char *line, void *ctx), void *ctx)
 {
 	char path[64], *line = NULL;
 	size_t cap = 0;
 	int ret = 0;
 	FILE *f;
 
-	*ns_pid = pid;
 	snprintf(path, sizeof(path), "/proc/%d/status", pid);
 	f = fopen(path, "re");
 	if (!f)
-		return -ESRCH;
-	/* Line by line, not a fixed buffer: a process with thousands of
-	 * supplementary groups pushes NSpid, which follows Groups, kilobytes
-	 * down, and a cut line would give a wrong pid. No NSpid at all means a
-	 * kernel before 4.1: no namespaces to see through. */
-	while (getline(&line, &cap, f) > 0) {
-		if (strncmp(line, "NSpid:", 6))
-			continue;
-		if (proc_parse_nspid(line, ns_pid))
-			ret = -EINVAL;
-		break;
-	}
+		return -errno;
+	while (!ret && getline(&line, &cap, f) > 0)
+		ret = cb(line, ctx);
 	free(line);
 	fclose(f);
 	return ret;
+}
+
+static int nspid_line(const char *line, void *ns_pid)
+{
+	if (strncmp(line, "NSpid:", 6))
+		return 0;
+	return proc_parse_nspid(line, ns_pid) ? -EINVAL : 1;
+}
+
+int proc_ns_pid(pid_t pid, pid_t *ns_pid)
+{
+	int ret;
+
+	*ns_pid = pid;
+	/* No NSpid at all means a kernel before 4.1: no namespaces to see through. */
+	ret = status_foreach(pid, nspid_line, ns_pid);
+	if (ret == -EINVAL)
+		return ret;
+	return ret < 0 ? -ESRCH : 0;
 }
 
 int proc_exe(pid_t pid, char *buf, size_t len)
@@ -376,29 +389,33 @@ int proc_read(pid_t pid, uint64_t addr, void *buf, size_t len)
 	return (size_t)n == len ? 0 : -EFAULT;
 }
 
+struct rss_parts {
+	uint64_t *file, *anon, *shmem;
+	int found;
+};
+
+static int rss_line(const char *line, void *arg)
+{
+	struct rss_parts *r = arg;
+	unsigned long long kb;
+
+	if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
+		*r->anon = kb << 10, r->found++;
+	else if (sscanf(line, "RssFile: %llu kB", &kb) == 1)
+		*r->file = kb << 10, r->found++;
+	else if (sscanf(line, "RssShmem: %llu kB", &kb) == 1)
+		*r->shmem = kb << 10, r->found++;
+	return 0;
+}
+
 int proc_rss_parts(pid_t pid, uint64_t *file, uint64_t *anon, uint64_t *shmem)
 {
-	unsigned long long kb;
-	char path[64], *line = NULL;
-	size_t cap = 0;
-	int found = 0;
-	FILE *f;
+	struct rss_parts r = { file, anon, shmem, 0 };
+	int err = status_foreach(pid, rss_line, &r);
 
-	snprintf(path, sizeof(path), "/proc/%d/status", pid);
-	f = fopen(path, "re");
-	if (!f)
-		return -errno;
-	while (getline(&line, &cap, f) > 0) {
-		if (sscanf(line, "RssAnon: %llu kB", &kb) == 1)
-			*anon = kb << 10, found++;
-		else if (sscanf(line, "RssFile: %llu kB", &kb) == 1)
-			*file = kb << 10, found++;
-		else if (sscanf(line, "RssShmem: %llu kB", &kb) == 1)
-			*shmem = kb << 10, found++;
-	}
-	free(line);
-	fclose(f);
-	return found == 3 ? 0 : -ENOENT;
+	if (err)
+		return err;
+	return r.found == 3 ? 0 : -ENOENT;
 }
 
 int proc_starttime(pid_t pid, uint64_t *ticks)
