@@ -58,7 +58,8 @@ int proc_alive(pid_t pid)
 	char buf[512];
 	int state;
 
-	if (read_proc_file(pid, "stat", buf, sizeof(buf)) < 0)
+	/* A pinned process that exited is gone, whoever holds its number now. */
+	if (proc_pin_check(pid) || read_proc_file(pid, "stat", buf, sizeof(buf)) < 0)
 		return -ESRCH;
 	state = proc_parse_stat_state(buf);
 	if (state < 0 || state == 'Z' || state == 'X')

@@ -19,7 +19,8 @@ struct proc_map {
 };
 
 /* 0 when the process exists and has not exited (a zombie counts as exited),
- * -ESRCH otherwise. */
+ * -ESRCH otherwise; for a pinned pid, -ESRCH once the pinned process has
+ * exited even if another process has taken the number. */
 int proc_alive(pid_t pid);
 int proc_comm(pid_t pid, char *buf, size_t len);
 /* The process a task id belongs to (itself for a process). */
