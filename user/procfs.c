@@ -211,6 +211,46 @@ static int reopen_regular(int path_fd, struct stat *st)
 	return fd;
 }
 
+/* Reads one "key:\tvalue" number from a small /proc file. */
+static int proc_file_field(const char *path, const char *key, unsigned long long *v)
+{
+	char buf[4096], *p;
+	size_t klen = strlen(key);
+
+	if (read_small_file(path, buf, sizeof(buf)) < 0)
+		return -ENOENT;
+	for (p = buf; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		if (!strncmp(p, key, klen) && p[klen] == ':' && sscanf(p + klen + 1, " %llu", v) == 1)
+			return 0;
+	return -ENOENT;
+}
+
+uint64_t proc_fd_mount_dev(int fd)
+{
+	unsigned long long mnt_id, id;
+	unsigned int major, minor;
+	char path[64], *line = NULL;
+	uint64_t dev = UINT64_MAX;
+	size_t cap = 0;
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/proc/self/fdinfo/%d", fd);
+	if (proc_file_field(path, "mnt_id", &mnt_id))
+		return UINT64_MAX;
+	f = fopen("/proc/self/mountinfo", "re");
+	if (!f)
+		return UINT64_MAX;
+	/* "36 35 98:0 / /mnt ...": mount id, parent id, the superblock's device. */
+	while (getline(&line, &cap, f) > 0)
+		if (sscanf(line, "%llu %*u %u:%u", &id, &major, &minor) == 3 && id == mnt_id) {
+			dev = makedev(major, minor);
+			break;
+		}
+	free(line);
+	fclose(f);
+	return dev;
+}
+
 int proc_open_mapped(pid_t pid, const struct proc_map *m)
 {
 	char path[96];
@@ -226,7 +266,8 @@ int proc_open_mapped(pid_t pid, const struct proc_map *m)
 	if (fd < 0)
 		return fd;
 	/* The mapping may have been replaced between reading maps and here. */
-	if ((uint64_t)st.st_ino != m->inode || (uint64_t)st.st_dev != m->dev) {
+	if ((uint64_t)st.st_ino != m->inode ||
+	    ((uint64_t)st.st_dev != m->dev && proc_fd_mount_dev(fd) != m->dev)) {
 		close(fd);
 		return -ESTALE;
 	}

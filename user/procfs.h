@@ -32,9 +32,15 @@ int proc_exe(pid_t pid, char *buf, size_t len);
 /* The file behind mapping m, opened once from /proc/PID/map_files/START-END:
  * the very file the target maps, whatever its root or mount namespace, with
  * no path for the target to swap. It must be a regular file with the
- * mapping's device and inode, or -ESTALE. Returns an O_RDONLY descriptor,
+ * mapping's inode and device (stat's, or its mount's: see
+ * proc_fd_mount_dev), or -ESTALE. Returns an O_RDONLY descriptor,
  * or a negative errno. Needs CAP_SYS_ADMIN (root). */
 int proc_open_mapped(pid_t pid, const struct proc_map *m);
+/* The device of the superblock behind fd, from its mount (fdinfo's mnt_id
+ * in /proc/self/mountinfo): what maps shows where stat() gives another, as
+ * btrfs does for a file in a subvolume. UINT64_MAX when unknown (a mount
+ * this process cannot see). */
+uint64_t proc_fd_mount_dev(int fd);
 /* `path` (absolute) as the target sees it, resolved inside its root: symlinks,
  * absolute or "..", never leave /proc/PID/root (openat2 RESOLVE_IN_ROOT), and
  * magic links are refused. Only a regular file is opened for reading, so a

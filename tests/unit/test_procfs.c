@@ -43,7 +43,9 @@ static int each_map(const struct proc_map *m, void *arg)
 	if (!CHECK(fd >= 0, m->path))
 		return 0;
 	if (CHECK(fstat(fd, &st) == 0 && (uint64_t)st.st_ino == m->inode, m->path) &&
-	    CHECK((uint64_t)st.st_dev == m->dev, m->path))
+	    CHECK((uint64_t)st.st_dev == m->dev, m->path) &&
+	    /* ext4 here: the mount's device is stat's; on btrfs it is maps'. */
+	    CHECK(proc_fd_mount_dev(fd) == m->dev, m->path))
 		w->opened++;
 	close(fd);
 	if (!w->first) {
