@@ -29,6 +29,16 @@ EXIT_PRIVILEGE, EXIT_NO_BTF = 6, 7
 EXIT_SANITIZER = 66
 os.environ.setdefault("ASAN_OPTIONS", "detect_leaks=1:abort_on_error=0:exitcode=%d" % EXIT_SANITIZER)
 os.environ.setdefault("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1:exitcode=%d" % EXIT_SANITIZER)
+
+
+
+def tool_is_sanitized():
+    """Whether TOOL is a sanitizer build: its memory and speed figures are
+    then ASan's (shadow memory, quarantine), not the tool's."""
+    with open(TOOL, "rb") as fh:
+        return b"__asan_init" in fh.read()
+
+
 SANITIZER_REPORTS = ("ERROR: AddressSanitizer", "ERROR: LeakSanitizer", "runtime error:",
                      "ERROR: UndefinedBehaviorSanitizer", "WARNING: AddressSanitizer")
 
