@@ -310,10 +310,11 @@ def summary(report):
     return "leak=%s rss=%s coverage=%s\n" % (report["leak"], report["rss_bytes"], report["coverage"]) + "\n".join(rows)
 
 
-def watch(schema, pid, duration, stop_when=None):
+def watch(schema, pid, duration, stop_when=None, args=("-i", 2)):
     """Runs pyleakbpf in the default mode, validating each report as it
-    comes; stops it (SIGTERM, final report) once stop_when(report) holds."""
-    tool = start_tool("-p", pid, "-d", duration, "-i", 2, "--json")
+    comes; stops it (SIGTERM, final report) once stop_when(report) holds.
+    A crash (a signal, a sanitizer report) fails the test here."""
+    tool = start_tool("-p", pid, "-d", duration, "--json", *args)
     reports = []
     deadline = time.monotonic() + duration + 60
     try:

@@ -15,7 +15,7 @@ import jsonschema
 import pytest
 
 from conftest import (CACHE, CHROOT_PROGS, DEBIAN_311, EXIT_OK, PROGS, TOOL, marked_line, run_tool, start_tool,
-                      tool_is_sanitized)
+                      summary, tool_is_sanitized, watch)
 
 TRIXIE = os.path.join(CACHE, "chroot-trixie")
 TRIXIE_PYTHON = "/usr/bin/python3.13"
@@ -179,25 +179,10 @@ def test_corrupted_pool_headers(target, schema):
     mode reads those headers at every sweep."""
     t = target(DEBIAN_311, "attack_pool.py")
     assert t.proc.stdout.readline().strip() == "corrupted"
-    tool = start_tool("-p", t.pid, "--period", 0.5, "-b", 10, "-i", 1, "--json")
-    reports = []
     started = time.monotonic()
-    try:
-        for line in tool.stdout:
-            report = json.loads(line)
-            jsonschema.validate(report, schema, cls=jsonschema.Draft202012Validator)
-            reports.append(report)
-            if time.monotonic() - started > 12 and not report["final"]:
-                tool.send_signal(signal.SIGTERM)
-        code = tool.wait(timeout=30)
-    finally:
-        if tool.poll() is None:
-            tool.kill()
-            tool.wait()
-    err = tool.stderr.read()
-    assert code == EXIT_OK, "pyleakbpf ended with %s%s after %d reports:\n%s" % (
-        code, " (signal %s)" % signal.Signals(-code).name if code < 0 else "", len(reports), err[-2000:])
-    assert len(reports) >= 10 and reports[-1]["final"] and not reports[-1]["exited"], err
+    reports = watch(schema, t.pid, 60, stop_when=lambda r: time.monotonic() - started > 12,
+                    args=("--period", 0.5, "-b", 10, "-i", 1))
+    assert len(reports) >= 10 and not reports[-1]["exited"], summary(reports[-1])
     # Blocks of the leaking line were sampled, so their (corrupted) pools
     # were read at the sweeps.
     line = marked_line("attack_pool.py")
