@@ -14,7 +14,7 @@ import time
 import jsonschema
 import pytest
 
-from conftest import (CACHE, CHROOT_PROGS, DEBIAN_311, EXIT_OK, PROGS, TOOL, marked_line, run_tool, start_tool,
+from conftest import (CACHE, CHROOT_PROGS, DEBIAN_311, EXIT_OK, PROGS, TOOL, marked_line, run_tool,
                       summary, tool_is_sanitized, watch)
 
 TRIXIE = os.path.join(CACHE, "chroot-trixie")
