@@ -195,27 +195,28 @@ static struct elf_file *open_debug_file(struct elf_file *ef, struct py_interp *p
 {
 	char id[128], dbg_id[128];
 	struct elf_file *dbg = NULL;
-	int fd, err = 0;
+	int fd, err = 0; /* positive errno */
 
 	py->debug_path[0] = '\0';
 	if (py->has_symtab || elf_file__build_id(ef, id, sizeof(id)) || strlen(id) < 3)
 		return NULL;
 	snprintf(py->debug_path, sizeof(py->debug_path), "/usr/lib/debug/.build-id/%.2s/%s.debug", id, id + 2);
 	fd = proc_open_in_root(py->pid, py->debug_path);
-	if (fd >= 0)
-		dbg = elf_file__open_fd(fd, &err);
-	if (dbg && (elf_file__build_id(dbg, dbg_id, sizeof(dbg_id)) || strcmp(id, dbg_id))) {
+	if (fd < 0) {
+		err = -fd;
+	} else if ((dbg = elf_file__open_fd(fd, &err)) &&
+		   (elf_file__build_id(dbg, dbg_id, sizeof(dbg_id)) || strcmp(id, dbg_id))) {
 		elf_file__free(dbg);
 		dbg = NULL;
-		fd = -EBADMSG;
+		err = EBADMSG;
 	}
-	if (!dbg && fd >= 0)
-		fd = -err; /* elf_file__open_fd closed it */
-	if (!dbg && fd != -ENOENT)
-		py->debug_refused = -fd; /* debug_path names the file refused */
-	else if (!dbg)
+	if (dbg)
+		return dbg;
+	if (err == ENOENT)
 		py->debug_path[0] = '\0';
-	return dbg;
+	else
+		py->debug_refused = err; /* debug_path names the file refused */
+	return NULL;
 }
 
 static void find_probe_points(struct elf_file *ef, struct py_interp *py)
