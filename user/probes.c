@@ -740,16 +740,17 @@ int probes__foreach_site(struct probes *p, void (*cb)(uint64_t id, const struct 
 	return 0;
 }
 
-/* Keys of a hash map, copied out first: deleting while walking with
- * get_next_key would restart the walk. At most `max` keys. */
-static size_t map_keys(int fd, uint64_t *keys, size_t max)
+/* Keys of a hash map (key_size bytes each, at most 8), copied out first:
+ * deleting while walking with get_next_key would restart the walk. At most
+ * `max` keys. */
+static size_t map_keys(int fd, void *keys, size_t key_size, size_t max)
 {
 	uint64_t next, cur;
 	void *prev = NULL;
 	size_t n = 0;
 
 	while (n < max && !bpf_map_get_next_key(fd, prev, &next)) {
-		keys[n++] = next;
+		memcpy((char *)keys + n++ * key_size, &next, key_size);
 		cur = next;
 		prev = &cur;
 	}
@@ -764,7 +765,7 @@ size_t probes__drop_stacks(struct probes *p, bool (*resolved)(uint64_t id, void 
 
 	if (!keys)
 		return 0;
-	n = map_keys(fd, keys, max);
+	n = map_keys(fd, keys, sizeof(*keys), max);
 	for (size_t i = 0; i < n; i++)
 		if (resolved(keys[i], ctx) && !bpf_map_delete_elem(fd, &keys[i]))
 			dropped++;
@@ -789,20 +790,16 @@ size_t probes__max_sites(const struct probes *p)
 size_t probes__purge_pending(struct probes *p, uint64_t max_age_ns)
 {
 	int fd = bpf_map__fd(p->skel->maps.pending);
-	uint32_t keys[4096], next, cur;
+	uint32_t keys[4096];
 	struct pending_call call;
-	size_t n = 0, purged = 0;
+	size_t n, purged = 0;
 	struct timespec ts;
-	void *prev = NULL;
 	uint64_t now;
 
+	/* bpf_ktime_get_ns() is CLOCK_MONOTONIC. */
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	now = (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec;
-	while (n < sizeof(keys) / sizeof(keys[0]) && !bpf_map_get_next_key(fd, prev, &next)) {
-		keys[n++] = next;
-		cur = next;
-		prev = &cur;
-	}
+	n = map_keys(fd, keys, sizeof(keys[0]), sizeof(keys) / sizeof(keys[0]));
 	for (size_t i = 0; i < n; i++)
 		if (!bpf_map_lookup_elem(fd, &keys[i], &call) && now > call.ts && now - call.ts > max_age_ns &&
 		    !bpf_map_delete_elem(fd, &keys[i]))
